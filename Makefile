@@ -1,0 +1,38 @@
+# KIM Lotse — one command each. See README.md.
+SHELL := /bin/bash
+export PYTHONPATH := $(CURDIR)
+PY := .venv/bin/python
+RASA := $(CURDIR)/.venv-rasa/bin/rasa
+
+.PHONY: setup run test lint typecheck unit rasa-validate rasa-test bench clean
+
+setup:            ## create both venvs, migrate, seed, train the model when nlu/ changed
+	bash scripts/setup.sh
+
+run:              ## start Rasa, the action server and the app together (Ctrl-C stops all three)
+	$(PY) -m bot.cli run
+
+test: lint typecheck rasa-validate rasa-test unit   ## the whole suite
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck:
+	.venv/bin/mypy bot actions storage translations scheduler
+
+rasa-validate:
+	cd nlu && $(RASA) data validate --config config.yml --domain domain --data data
+
+rasa-test:        ## Rasa conversation tests (dialogue policies on the trained model)
+	cd nlu && $(RASA) test core --model ../var/models/lotse.tar.gz --stories tests/stories \
+	    --out ../var/rasa-test-results --fail-on-prediction-errors
+
+unit:             ## pytest: unit, storage (SQLite + PostgreSQL), end-to-end with the real stack
+	$(PY) -m pytest
+
+bench:
+	$(PY) -m bench
+
+clean:
+	rm -rf var/ .venv .venv-rasa

@@ -1,0 +1,38 @@
+"""Shared behaviour of the project's actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+
+from actions.services import ActionServices, get_services
+
+
+class ServiceAction(Action):
+    """An action with injectable services: tests pass them, the server builds them lazily."""
+
+    def __init__(self, services: ActionServices | None = None) -> None:
+        self._services = services
+
+    @property
+    def services(self) -> ActionServices:
+        if self._services is None:
+            self._services = get_services()
+        return self._services
+
+    @staticmethod
+    def user_text(tracker: Tracker) -> str:
+        """The person's words; button payloads ("/ask_kita") are not words."""
+        text = str(tracker.latest_message.get("text") or "")
+        return "" if text.startswith("/") else text
+
+    @staticmethod
+    def intent(tracker: Tracker) -> str | None:
+        intent: dict[str, Any] = tracker.latest_message.get("intent") or {}
+        return intent.get("name")
+
+    @staticmethod
+    def language(tracker: Tracker) -> str:
+        metadata = tracker.latest_message.get("metadata") or {}
+        return str(metadata.get("language") or "de")

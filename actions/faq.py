@@ -1,0 +1,92 @@
+"""Answering questions from the stored FAQ content."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.base import ServiceAction
+from actions.constants import (
+    ENTITY_FAQ_ID,
+    ENTITY_MUNICIPALITY,
+    SLOT_FALLBACK_COUNT,
+    SLOT_MUNICIPALITY,
+    SLOT_TOPIC,
+    TOPIC_INTENTS,
+)
+from storage import content, people
+from storage.db import session_scope
+
+logger = logging.getLogger(__name__)
+
+RELATED = 3
+# Below this similarity the words do not pick an entry; the topic's overview answers instead.
+MIN_SCORE_IN_TOPIC = 0.05
+
+
+class ActionAnswerFaq(ServiceAction):
+    """Answer with the best entry of the recognised topic, or the entry the person chose."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        events: list[EventType] = [SlotSet(SLOT_FALLBACK_COUNT, 0.0)]
+        municipality = next(tracker.get_latest_entity_values(ENTITY_MUNICIPALITY), None)
+        if municipality:
+            with session_scope(self.services.engine) as s:
+                people.set_municipality(
+                    session=s, person_id=tracker.sender_id, municipality=str(municipality)
+                )
+        municipality = municipality or tracker.get_slot(SLOT_MUNICIPALITY)
+        intent = self.intent(tracker)
+
+        if intent == "choose_faq":
+            faq_id = next(tracker.get_latest_entity_values(ENTITY_FAQ_ID), None)
+            with session_scope(self.services.engine) as s:
+                entry = (
+                    content.get_faq(session=s, faq_id=int(str(faq_id))) if str(faq_id).isdigit() else None
+                )
+                if entry is None:
+                    dispatcher.utter_message(response="utter_faq_not_found")
+                    return events
+                assert entry.id is not None
+                chosen, topic = entry.id, entry.topic
+                related: list[int] = [
+                    e.id
+                    for e in content.faqs_in_topic(session=s, topic=topic)
+                    if e.id is not None and e.id != chosen and e.scope in ("kreis", municipality)
+                ][:RELATED]
+        else:
+            topic = TOPIC_INTENTS.get(intent or "") or tracker.get_slot(SLOT_TOPIC)
+            if topic is None:
+                dispatcher.utter_message(response="utter_fallback")
+                return events
+            hits = self.services.index.search(
+                self.user_text(tracker),
+                topic=topic,
+                municipality=municipality,
+                limit=RELATED + 1,
+                min_score=MIN_SCORE_IN_TOPIC,
+            )
+            with session_scope(self.services.engine) as s:
+                in_topic = [
+                    e
+                    for e in content.faqs_in_topic(session=s, topic=topic)
+                    if e.scope in ("kreis", municipality)
+                ]
+            if not in_topic:
+                dispatcher.utter_message(response="utter_faq_not_found")
+                return events
+            ranked = [h.faq_id for h in hits] + [e.id for e in in_topic if e.id is not None]
+            ordered = list(dict.fromkeys(ranked))
+            chosen, related = ordered[0], ordered[1 : 1 + RELATED]
+        logger.info("faq answer %s (topic %s)", chosen, topic)
+        dispatcher.utter_message(response="utter_faq_answer", faq_id=chosen, related=related)
+        return [*events, SlotSet(SLOT_TOPIC, topic)]

@@ -1,0 +1,1 @@
+"""The app process: Telegram and web chat channels, the conversation pipeline, NLG endpoint, console."""

@@ -1,0 +1,106 @@
+"""``lotse``: the command line of KIM Lotse (run, database, content, hand-offs, translation models)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.settings import Settings
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The HTTP clients log every request (including the bot URL with its token): keep them quiet.
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "telegram.ext.Updater"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.migrate import downgrade, upgrade
+
+    if args.action == "upgrade":
+        upgrade(settings.database_url)
+    else:
+        downgrade(settings.database_url, args.revision or "base")
+    return 0
+
+
+def cmd_seed(_: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import make_engine, session_scope
+    from storage.seed import load_seed
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        report = load_seed(session)
+    print(
+        f"seed: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.kept_staff_edits} staff edits kept, {len(report.errors)} errors"
+    )
+    return 1 if report.errors else 0
+
+
+def cmd_serve(_: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import serve
+
+    serve(settings)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.supervisor import run_all
+
+    return run_all(settings, model=args.model)
+
+
+def cmd_handoff(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import make_engine, session_scope
+    from storage.handoff import open_handoffs, release_handoff
+
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        if args.action == "list":
+            for h in open_handoffs(session=session):
+                print(
+                    f"{h.id}\t{h.status}\t{h.reason}\t{h.created_at:%Y-%m-%d %H:%M}\t{h.person_id[:8]}"
+                )
+            return 0
+        released = release_handoff(session=session, handoff_id=args.id, by=args.by)
+        if released is None:
+            print(f"hand-off {args.id} is not open", file=sys.stderr)
+            return 1
+    print(f"hand-off {args.id} released; the bot answers this person again")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lotse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="start Rasa, the action server and the app (Ctrl-C stops all)")
+    run.add_argument("--model", help="Rasa model file (default: var/models/lotse.tar.gz)")
+    sub.add_parser("serve", help="start only the app (web chat, NLG, Telegram, scheduler)")
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?")
+    sub.add_parser("seed", help="load the seed content (never overwrites staff edits)")
+    ho = sub.add_parser("handoff", help="hand-offs to case managers")
+    ho_sub = ho.add_subparsers(dest="action", required=True)
+    ho_sub.add_parser("list", help="open hand-offs")
+    rel = ho_sub.add_parser("release", help="give a conversation back to the bot")
+    rel.add_argument("id", type=int)
+    rel.add_argument("--by", default="staff")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    _setup_logging(settings.log_level)
+    handlers = {
+        "db": cmd_db,
+        "seed": cmd_seed,
+        "serve": cmd_serve,
+        "run": cmd_run,
+        "handoff": cmd_handoff,
+    }
+    return handlers[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The composition root's product: every long-lived object of the app process, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from bot.conversation import Conversation
+from bot.rasa_client import RasaClient
+from bot.responses import ResponseBuilder
+from bot.settings import Settings
+from storage import people
+from storage.db import make_engine, session_scope
+from translations.engine import Translator
+from translations.factory import build_translator
+from translations.render import Renderer
+
+
+@dataclass
+class AppState:
+    rasa_ready: bool = False
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    translator: Translator
+    renderer: Renderer
+    responses: ResponseBuilder
+    rasa: RasaClient
+    conversation: Conversation
+    state: AppState = field(default_factory=AppState)
+
+    def person_language(self, person_id: str) -> str | None:
+        with session_scope(self.engine) as s:
+            person = people.get_person(session=s, person_id=person_id)
+            return person.language if person else None
+
+    async def close(self) -> None:
+        await self.rasa.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings) -> Services:
+    engine = make_engine(settings.database_url)
+    translator = build_translator()
+    renderer = Renderer(engine, translator, settings.message_variables())
+    responses = ResponseBuilder(engine, renderer)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
+    conversation = Conversation(settings, engine, responses, rasa, translator)
+    return Services(settings, engine, translator, renderer, responses, rasa, conversation)

@@ -1,0 +1,169 @@
+"""Start the three processes of the embedded default together; Ctrl-C stops all three.
+
+The same commands run in docker-compose.yml (one container each); ``process_specs`` is the one place
+that defines them, and the tests start the stack through it too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.settings import ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+def rasa_executable() -> Path:
+    return ROOT / ".venv-rasa" / "bin" / "rasa"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as ``LOTSE_*`` variables, so child processes see exactly the same configuration."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"LOTSE_{name.upper()}"] = str(value)
+    return env
+
+
+def process_specs(settings: Settings, model: Path | None = None) -> list[ProcessSpec]:
+    """Rasa server, action server and app, wired to each other through the environment."""
+    model = model or settings.model_path
+    base_env = {
+        **os.environ,
+        **settings_env(settings),
+        "PYTHONPATH": str(ROOT),
+        "LOTSE_RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
+        "LOTSE_ACTION_URL": f"http://127.0.0.1:{settings.action_port}/webhook",
+        "LOTSE_NLG_URL": f"http://127.0.0.1:{settings.web_port}/nlg",
+        "RASA_TRACKER_DB": str(settings.rasa_tracker_db),
+        # Rasa and TensorFlow: no telemetry, quiet, and no surprise downloads.
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+    nlu = ROOT / "nlu"
+    return [
+        ProcessSpec(
+            "rasa",
+            [
+                str(rasa_executable()),
+                "run",
+                "--enable-api",
+                "--model",
+                str(model),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+                "--port",
+                str(settings.rasa_port),
+                "--interface",
+                "127.0.0.1",
+            ],
+            base_env,
+            nlu,
+        ),
+        ProcessSpec(
+            "actions",
+            [
+                sys.executable,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(settings.action_port),
+            ],
+            base_env,
+            ROOT,
+        ),
+        ProcessSpec("app", [sys.executable, "-m", "bot.cli", "serve"], base_env, ROOT),
+    ]
+
+
+def start(spec: ProcessSpec, log_dir: Path | None = None) -> subprocess.Popen[bytes]:
+    stdout = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stdout = (log_dir / f"{spec.name}.log").open("ab")
+    return subprocess.Popen(
+        spec.argv,
+        cwd=spec.cwd,
+        env=spec.env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout else None,
+        start_new_session=True,
+    )
+
+
+def stop(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_all(settings: Settings, model: str | None = None) -> int:
+    model_path = Path(model) if model else settings.model_path
+    if not model_path.exists():
+        logger.error("no trained model at %s: run 'make setup' first", model_path)
+        return 1
+    if not rasa_executable().exists():
+        logger.error("the Rasa environment is missing: run 'make setup' first")
+        return 1
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for spec in process_specs(settings, model_path):
+        procs[spec.name] = start(spec)
+        logger.info("started %s (pid %s)", spec.name, procs[spec.name].pid)
+    logger.info(
+        "Rasa needs about a minute to load its model. Then chat at http://%s:%s/",
+        settings.web_host,
+        settings.web_port,
+    )
+    code = 0
+    try:
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    logger.error("%s exited with code %s; stopping the others", name, proc.returncode)
+                    stopping, code = True, 1
+            time.sleep(0.5)
+    finally:
+        logger.info("stopping Rasa, the action server and the app")
+        stop(procs)
+    return code

@@ -1,0 +1,1 @@
+"""The app's HTTP side: web chat, chat API, NLG endpoint for Rasa, health and readiness."""

@@ -1,0 +1,1 @@
+"""APScheduler 3.x setup and the app's background jobs."""

@@ -1,0 +1,139 @@
+"""Content repository: FAQ entries, bot messages, checklists and their translations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage.db import utcnow
+from storage.models import (
+    BotMessage,
+    Checklist,
+    FaqEntry,
+    Origin,
+    TextStatus,
+    Translation,
+    UnansweredQuestion,
+)
+
+MASTER_LANGUAGE = "de"
+
+
+@dataclass(frozen=True)
+class TextVersions:
+    """All stored languages of one field of one piece of content, and the master's version."""
+
+    master_version: int
+    by_language: dict[str, Translation]
+
+
+def texts_for(
+    *, session: Session, owner_type: str, owner_key: str, field: str, master_version: int
+) -> TextVersions:
+    rows = session.exec(
+        select(Translation).where(
+            Translation.owner_type == owner_type,
+            Translation.owner_key == owner_key,
+            Translation.field == field,
+        )
+    ).all()
+    return TextVersions(master_version=master_version, by_language={r.language: r for r in rows})
+
+
+def get_message(*, session: Session, key: str) -> BotMessage | None:
+    return session.get(BotMessage, key)
+
+
+def get_faq(*, session: Session, faq_id: int) -> FaqEntry | None:
+    entry = session.get(FaqEntry, faq_id)
+    return entry if entry is not None and entry.active else None
+
+
+def get_faq_by_key(*, session: Session, key: str) -> FaqEntry | None:
+    return session.exec(select(FaqEntry).where(FaqEntry.key == key)).first()
+
+
+def faqs_in_topic(*, session: Session, topic: str) -> Sequence[FaqEntry]:
+    return session.exec(
+        select(FaqEntry)
+        .where(FaqEntry.topic == topic, col(FaqEntry.active).is_(True))
+        .order_by(col(FaqEntry.id))
+    ).all()
+
+
+def active_faqs(*, session: Session) -> Sequence[FaqEntry]:
+    return session.exec(
+        select(FaqEntry).where(col(FaqEntry.active).is_(True)).order_by(col(FaqEntry.id))
+    ).all()
+
+
+def faq_texts(*, session: Session, keys: Sequence[str]) -> Sequence[Translation]:
+    if not keys:
+        return []
+    return session.exec(
+        select(Translation).where(
+            Translation.owner_type == "faq", col(Translation.owner_key).in_(list(keys))
+        )
+    ).all()
+
+
+def get_checklist(*, session: Session, key: str) -> Checklist | None:
+    return session.get(Checklist, key)
+
+
+def content_stamp(*, session: Session) -> tuple[int, str]:
+    """Changes whenever any text changes: search indexes and caches key on it."""
+    count, latest = session.exec(
+        select(func.count(col(Translation.id)), func.max(Translation.updated_at))
+    ).one()
+    faq_latest = session.exec(select(func.max(FaqEntry.updated_at))).one()
+    return int(count or 0), f"{latest}|{faq_latest}"
+
+
+def store_machine_translation(
+    *,
+    session: Session,
+    owner_type: str,
+    owner_key: str,
+    field: str,
+    language: str,
+    text: str,
+    source_version: int,
+) -> Translation:
+    """Keep a machine translation (the translation memory); never replaces a human text."""
+    row = session.exec(
+        select(Translation).where(
+            Translation.owner_type == owner_type,
+            Translation.owner_key == owner_key,
+            Translation.field == field,
+            Translation.language == language,
+        )
+    ).first()
+    if row is not None and row.status != TextStatus.MACHINE:
+        return row
+    if row is None:
+        row = Translation(
+            owner_type=owner_type,
+            owner_key=owner_key,
+            field=field,
+            language=language,
+            text=text,
+            status=TextStatus.MACHINE,
+            source_version=source_version,
+            origin=Origin.MT,
+        )
+    row.text = text
+    row.source_version = source_version
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_unanswered(
+    *, session: Session, text: str, language: str, intent: str | None, confidence: float | None
+) -> None:
+    session.add(UnansweredQuestion(text=text, language=language, intent=intent, confidence=confidence))

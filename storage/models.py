@@ -1,0 +1,205 @@
+"""SQLModel tables. Alembic migrations in ``storage/migrations`` create them (never create_all)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.db import UTCDateTime, utcnow
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+def _fk_person(**kw: Any) -> Any:
+    # Erasure of a person cascades to everything that belongs to them.
+    return Field(
+        sa_column=Column(String(32), ForeignKey("person.id", ondelete="CASCADE"), index=True, **kw)
+    )
+
+
+class Consent(StrEnum):
+    GIVEN = "given"
+    DECLINED = "declined"
+
+
+class TextStatus(StrEnum):
+    """How far a text can be trusted, best first."""
+
+    SOURCE = "source"  # the German master
+    REVIEWED = "reviewed"  # checked by a person who reads both languages
+    DRAFT = "draft"  # written or edited by a person, not yet reviewed
+    MACHINE = "machine"  # machine translation, nobody has read it
+
+
+class Origin(StrEnum):
+    SEED = "seed"  # loaded from a seed file; a reload may update it
+    STAFF = "staff"  # edited by staff; a seed reload never touches it
+    MT = "mt"  # produced by machine translation
+
+
+class InboundStatus(StrEnum):
+    RECEIVED = "received"
+    DONE = "done"
+    PENDING = "pending"  # Rasa was unavailable; the retry job processes it later
+    HANDED_OFF = "handed_off"  # arrived while the conversation was paused for a person
+    FAILED = "failed"
+
+
+class HandoffStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+# --- people and conversations ---------------------------------------------------------------------
+
+
+class Person(SQLModel, table=True):
+    """A newcomer. ``id`` is a random pseudonym: it is what Rasa and the logs see."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)  # Telegram chat id / web chat sender
+    language: str | None = Field(default=None, max_length=8)
+    consent: str = Field(max_length=16)
+    consent_version: str = Field(max_length=16)
+    consent_at: datetime = _ts()
+    municipality: str | None = Field(default=None, max_length=64)
+    paused: bool = False  # True while a hand-off to a person is open
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_person_channel_ext"),)
+
+
+class SeenUpdate(SQLModel, table=True):
+    """Update ids already processed (Telegram delivers at least once). Holds no personal data."""
+
+    key: str = Field(primary_key=True, max_length=80)
+    seen_at: datetime = _ts(index=True)
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every message a person sent after consent, stored before it is processed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = _fk_person()
+    channel: str = Field(max_length=16)
+    text: str | None = Field(default=None, sa_type=Text)
+    payload: str | None = Field(default=None, max_length=128)
+    status: str = Field(default=InboundStatus.RECEIVED, max_length=16, index=True)
+    attempts: int = 0
+    received_at: datetime = _ts()
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """What the bot (or a case manager) said: the transcript, and the web chat's outbox."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = _fk_person()
+    channel: str = Field(max_length=16)
+    text: str = Field(sa_type=Text)
+    buttons: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _ts()
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class HandoffRequest(SQLModel, table=True):
+    """A conversation handed to a human case manager; the bot stays silent while it is open."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = _fk_person()
+    status: str = Field(default=HandoffStatus.OPEN, max_length=16, index=True)
+    reason: str = Field(max_length=32)  # user | fallback | sensitive
+    created_at: datetime = _ts()
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_by: str | None = Field(default=None, max_length=64)
+
+
+class UnansweredQuestion(SQLModel, table=True):
+    """A question nobody could answer, anonymised, for staff to write content for."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_type=Text)
+    language: str = Field(max_length=8)
+    intent: str | None = Field(default=None, max_length=64)
+    confidence: float | None = None
+    created_at: datetime = _ts()
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+class FaqEntry(SQLModel, table=True):
+    """One answer. The German master text and all translations are rows of ``Translation``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=80, unique=True)
+    topic: str = Field(max_length=32, index=True)
+    scope: str = Field(default="kreis", max_length=64)  # "kreis" or a municipality slug
+    version: int = (
+        1  # bumped when the German master changes; translations of older versions are outdated
+    )
+    sources: list[str] = Field(default_factory=list, sa_type=JSON)
+    legal_basis: str | None = Field(default=None, max_length=200)
+    keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    last_verified: date
+    verified_by: str = Field(max_length=120)
+    review_due: date | None = None
+    needs_review: bool = False
+    active: bool = True
+    origin: str = Field(default=Origin.SEED, max_length=8)
+    seed_hash: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _ts()
+    updated_by: str = Field(default="seed", max_length=64)
+
+
+class BotMessage(SQLModel, table=True):
+    """A text the bot says (greeting, notices, button titles); texts are rows of ``Translation``."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    description: str = Field(default="", max_length=300)
+    version: int = 1
+    origin: str = Field(default=Origin.SEED, max_length=8)
+    seed_hash: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _ts()
+
+
+class Checklist(SQLModel, table=True):
+    """Documents to bring for a matter ("Mitbringliste"); item texts are rows of ``Translation``."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    topic: str = Field(max_length=32, index=True)
+    items: list[str] = Field(default_factory=list, sa_type=JSON)  # ordered item keys
+    version: int = 1
+    origin: str = Field(default=Origin.SEED, max_length=8)
+    seed_hash: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _ts()
+
+
+class Translation(SQLModel, table=True):
+    """A text of some content in one language, with how far it can be trusted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_type: str = Field(max_length=16)  # faq | message | checklist
+    owner_key: str = Field(max_length=120)
+    field: str = Field(max_length=32)  # question | answer | text | title | item:<key>
+    language: str = Field(max_length=8)
+    text: str = Field(sa_type=Text)
+    status: str = Field(max_length=16)
+    source_version: int = 1  # the master version this text translates
+    reviewer: str | None = Field(default=None, max_length=64)
+    origin: str = Field(default=Origin.SEED, max_length=8)
+    updated_at: datetime = _ts()
+
+    __table_args__ = (
+        UniqueConstraint("owner_type", "owner_key", "field", "language", name="uq_translation"),
+    )

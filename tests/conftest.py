@@ -1,0 +1,88 @@
+"""Shared fixtures: databases (SQLite and the real PostgreSQL) and the end-to-end stack."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
+from storage.seed import load_seed
+from tests.support.stack import Stack, make_stack
+
+PG_ADMIN_URL = os.environ.get(
+    "LOTSE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = "lotse_test_" + secrets.token_hex(4)
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test runs on SQLite (the embedded default) and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        yield from _pg_database()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated, empty database."""
+    upgrade(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Engine:
+    """A migrated database with the seed content loaded."""
+    with session_scope(engine) as session:
+        report = load_seed(session)
+    assert not report.errors, report.errors
+    return engine
+
+
+@pytest.fixture(scope="session")
+def sqlite_seeded(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """One seeded SQLite database shared by read-only tests (fast)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('content') / 'content.db'}"
+    upgrade(url)
+    eng = make_engine(url)
+    with session_scope(eng) as session:
+        load_seed(session)
+    return eng
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Rasa with the trained model, the action server and the app, talking to a fake Telegram."""
+    s = make_stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()

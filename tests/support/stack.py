@@ -1,0 +1,103 @@
+"""The real stack for end-to-end tests: Rasa (trained model), action server and app as processes."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.settings import ROOT, Settings
+from bot.supervisor import ProcessSpec, process_specs, start, stop
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
+from storage.seed import load_seed
+from tests.support.fake_telegram import FakeTelegram, free_port
+
+MODEL = ROOT / "var" / "models" / "lotse.tar.gz"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    telegram: FakeTelegram
+    workdir: Path
+    specs: dict[str, ProcessSpec] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def web(self) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
+    def start(self, timeout: float = 300.0) -> Stack:
+        if not MODEL.exists():
+            raise RuntimeError(f"no trained Rasa model at {MODEL}: run 'make setup' first")
+        self.telegram.start()
+        for spec in process_specs(self.settings, MODEL):
+            self.specs[spec.name] = spec
+            self.procs[spec.name] = start(spec, self.workdir / "logs")
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 300.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited early:\n{self.log_tail(name)}")
+            try:
+                if httpx.get(f"{self.web}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError(
+            "stack not ready in time:\n" + "\n".join(self.log_tail(n) for n in self.procs)
+        )
+
+    def stop_process(self, name: str) -> None:
+        stop({name: self.procs[name]})
+
+    def restart_process(self, name: str) -> None:
+        self.procs[name] = start(self.specs[name], self.workdir / "logs")
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.workdir / "logs" / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return f"--- {name} ---\n" + "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        stop(self.procs)
+        self.telegram.stop()
+
+    def chat(self, sender: str, **body: Any) -> list[dict[str, Any]]:
+        """One request to the web chat API; returns the messages."""
+        resp = httpx.post(f"{self.web}/api/chat", json={"sender": sender, **body}, timeout=60)
+        resp.raise_for_status()
+        return list(resp.json()["messages"])
+
+
+def make_stack(workdir: Path) -> Stack:
+    database_url = f"sqlite:///{workdir / 'lotse.db'}"
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        load_seed(session)
+    engine.dispose()
+    telegram = FakeTelegram()
+    settings = Settings(
+        database_url=database_url,
+        telegram_bot_token=telegram.token,  # type: ignore[arg-type]
+        telegram_base_url=telegram.base_url,
+        telegram_base_file_url=telegram.base_file_url,
+        web_port=free_port(),
+        rasa_port=free_port(),
+        action_port=free_port(),
+        rasa_url="http://127.0.0.1:0",  # replaced by process_specs
+        rasa_tracker_db=workdir / "rasa-tracker.db",
+        retry_interval_seconds=1.0,
+    )
+    return Stack(settings=settings, telegram=telegram, workdir=workdir)

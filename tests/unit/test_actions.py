@@ -1,0 +1,137 @@
+"""Custom actions: tracker in, events and responses out, against a real seeded database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from actions.fallback import ActionFallback
+from actions.faq import ActionAnswerFaq
+from actions.handoff import ActionEmergency, ActionRequestHuman
+from actions.services import ActionServices, build_action_services
+from storage import people
+from storage.db import session_scope
+from storage.models import FaqEntry, HandoffRequest, Person, UnansweredQuestion
+
+
+def make_tracker(person_id: str, intent: str, text: str, *, entities: list[dict[str, Any]] | None = None,
+                 slots: dict[str, Any] | None = None, lang: str = "de") -> Tracker:
+    return Tracker(
+        sender_id=person_id, slots=slots or {},
+        latest_message={"intent": {"name": intent, "confidence": 0.93}, "entities": entities or [],
+                        "text": text, "metadata": {"language": lang}},
+        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+    )
+
+
+@pytest.fixture
+def services(seeded: Engine, database_url: str) -> Iterator[ActionServices]:
+    svc = build_action_services(database_url)
+    yield svc
+    svc.engine.dispose()
+
+
+@pytest.fixture
+def person(seeded: Engine) -> Person:
+    with session_scope(seeded) as s:
+        return people.record_consent(session=s, channel="web", external_id="w1", given=True,
+                                     version="v1", language="de")
+
+
+def key_of(engine: Engine, faq_id: int) -> str:
+    with session_scope(engine) as s:
+        entry = s.get(FaqEntry, faq_id)
+        assert entry is not None
+        return entry.key
+
+
+async def test_topic_question_gets_the_best_entry_and_related(services, person, seeded):
+    d = CollectingDispatcher()
+    events = await ActionAnswerFaq(services).run(
+        d, make_tracker(person.id, "ask_naturalisation", "Was kostet die Einbürgerung?"), {})
+    assert events == [SlotSet("fallback_count", 0.0), SlotSet("topic", "naturalisation")]
+    [msg] = d.messages
+    assert msg["response"] == "utter_faq_answer"
+    assert key_of(seeded, msg["faq_id"]) == "naturalisation-fees"
+    assert 1 <= len(msg["related"]) <= 3 and msg["faq_id"] not in msg["related"]
+
+
+async def test_button_payload_gets_the_topic_overview(services, person, seeded):
+    d = CollectingDispatcher()
+    await ActionAnswerFaq(services).run(d, make_tracker(person.id, "ask_kita", "/ask_kita"), {})
+    with session_scope(seeded) as s:
+        first = s.exec(select(FaqEntry).where(FaqEntry.topic == "kita").order_by(FaqEntry.id)).first()
+        assert first is not None
+    assert d.messages[0]["faq_id"] == first.id
+
+
+async def test_chosen_entry_and_expired_choice(services, person):
+    d = CollectingDispatcher()
+    await ActionAnswerFaq(services).run(
+        d, make_tracker(person.id, "choose_faq", "/choose_faq", entities=[{"entity": "faq_id", "value": "2"}]), {})
+    assert d.messages[0]["response"] == "utter_faq_answer" and d.messages[0]["faq_id"] == 2
+    d = CollectingDispatcher()
+    await ActionAnswerFaq(services).run(
+        d, make_tracker(person.id, "choose_faq", "/choose_faq", entities=[{"entity": "faq_id", "value": "99999"}]), {})
+    assert d.messages[0]["response"] == "utter_faq_not_found"
+
+
+async def test_municipality_is_remembered_for_local_answers(services, person, seeded):
+    d = CollectingDispatcher()
+    await ActionAnswerFaq(services).run(d, make_tracker(
+        person.id, "ask_kita", "kita anmeldung in siegburg",
+        entities=[{"entity": "municipality", "value": "siegburg"}]), {})
+    with session_scope(seeded) as s:
+        p = s.get(Person, person.id)
+        assert p is not None and p.municipality == "siegburg"
+
+
+async def test_fallback_suggests_then_offers_a_person(services, person, seeded):
+    d = CollectingDispatcher()
+    events = await ActionFallback(services).run(
+        d, make_tracker(person.id, "nlu_fallback", "Einbürgerung Gebühren 255 Euro? mail me a@b.de"), {})
+    assert events == [SlotSet("fallback_count", 1.0)]
+    assert d.messages[0]["response"] == "utter_fallback_suggestions"
+    assert d.messages[0]["faq_ids"]
+    with session_scope(seeded) as s:
+        [q] = s.exec(select(UnansweredQuestion)).all()
+        assert "a@b.de" not in q.text and "[email]" in q.text and q.language == "de"
+    d = CollectingDispatcher()
+    events = await ActionFallback(services).run(
+        d, make_tracker(person.id, "nlu_fallback", "blorp", slots={"fallback_count": 1.0}), {})
+    assert d.messages[0]["response"] == "utter_fallback_offer_human"
+    assert events == [SlotSet("fallback_count", 0.0)]
+
+
+async def test_fallback_without_any_match_offers_topics(services, person):
+    d = CollectingDispatcher()
+    await ActionFallback(services).run(d, make_tracker(person.id, "nlu_fallback", "xqzv"), {})
+    assert d.messages[0]["response"] == "utter_fallback"
+
+
+async def test_request_human_opens_one_handoff(services, person, seeded):
+    for expected in ("utter_handoff_created", "utter_handoff_exists"):
+        d = CollectingDispatcher()
+        events = await ActionRequestHuman(services).run(d, make_tracker(person.id, "request_human", "mensch"), {})
+        assert d.messages[0]["response"] == expected
+        assert events == [SlotSet("fallback_count", 0.0)]
+    with session_scope(seeded) as s:
+        assert len(s.exec(select(HandoffRequest)).all()) == 1
+        p = s.get(Person, person.id)
+        assert p is not None and p.paused
+
+
+async def test_emergency_shows_numbers_and_hands_off(services, person, seeded):
+    d = CollectingDispatcher()
+    await ActionEmergency(services).run(d, make_tracker(person.id, "emergency", "ich bin in gefahr"), {})
+    assert d.messages[0]["response"] == "utter_emergency"
+    with session_scope(seeded) as s:
+        [req] = s.exec(select(HandoffRequest)).all()
+        assert req.reason == "sensitive"

@@ -1,0 +1,95 @@
+"""The conversation pipeline without a Rasa server: consent, commands, privacy, outage handling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.conversation import Inbound, clean_text
+from bot.services import Services, build_services
+from bot.settings import Settings
+from storage.db import session_scope
+from storage.models import InboundMessage, Person
+from tests.support.fake_telegram import free_port
+
+
+@pytest.fixture
+async def services(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
+    # Rasa is not running: its port is closed, which is exactly the outage case.
+    settings = Settings(database_url=database_url, rasa_url=f"http://127.0.0.1:{free_port()}",
+                        rasa_tracker_db=tmp_path / "tracker.db", rasa_timeout_seconds=2)
+    svc = build_services(settings)
+    yield svc
+    await svc.close()
+
+
+def inbound(**kw) -> Inbound:
+    return Inbound(channel="web", external_id="w-unit", **kw)
+
+
+async def onboard(svc: Services, lang: str = "de") -> None:
+    await svc.conversation.handle(inbound(text="hi", hint_language=lang))
+    await svc.conversation.handle(inbound(payload=f"c:y:{lang}"))
+    await svc.conversation.handle(inbound(payload=f"lang:{lang}"))
+
+
+def rows(engine: Engine, model) -> list:
+    with session_scope(engine) as s:
+        return list(s.exec(select(model)).all())
+
+
+async def test_nothing_is_stored_before_consent(services: Services):
+    for text in ["Hallo", "/start", "/mydata", "ich heiße Ali, Tel 0176 1234567"]:
+        [notice] = await services.conversation.handle(inbound(text=text, hint_language="ar"))
+        assert notice.meta["response"] == "privacy_notice" and notice.meta["language"] == "ar"
+    assert rows(services.engine, Person) == [] and rows(services.engine, InboundMessage) == []
+
+
+async def test_rasa_outage_keeps_the_message(services: Services):
+    await onboard(services)
+    [reply] = await services.conversation.handle(inbound(text="Kita Anmeldung"))
+    assert reply.meta["response"] == "rasa_unavailable"
+    [msg] = rows(services.engine, InboundMessage)
+    assert msg.status == "pending" and msg.text == "Kita Anmeldung"
+    # Later messages queue behind it, so the order is kept.
+    [reply2] = await services.conversation.handle(inbound(payload="i:ask_kita"))
+    assert reply2.meta["response"] == "rasa_unavailable"
+    assert [m.status for m in rows(services.engine, InboundMessage)] == ["pending", "pending"]
+    assert await services.conversation.retry_pending() == 0  # Rasa still away: nothing lost
+
+
+async def test_mydata_and_delete(services: Services):
+    await onboard(services, "en")
+    await services.conversation.handle(inbound(text="my question"))
+    intro, export = await services.conversation.handle(inbound(text="/mydata"))
+    assert intro.meta["response"] == "mydata_intro"
+    data = json.loads(export.text)
+    assert data["person"]["language"] == "en" and data["messages"][0]["text"] == "my question"
+    [confirm] = await services.conversation.handle(inbound(text="/delete"))
+    assert [b.payload for b in confirm.buttons] == ["d:y", "d:n"]
+    [kept] = await services.conversation.handle(inbound(payload="d:n"))
+    assert kept.meta["response"] == "delete_cancelled" and rows(services.engine, Person)
+    [done] = await services.conversation.handle(inbound(payload="d:y"))
+    assert done.meta["response"] == "delete_done"
+    assert rows(services.engine, Person) == [] and rows(services.engine, InboundMessage) == []
+
+
+async def test_help_language_and_duplicates(services: Services):
+    await onboard(services, "tr")
+    [helptext] = await services.conversation.handle(inbound(text="/help"))
+    assert helptext.meta["response"] == "help" and helptext.meta["language"] == "tr"
+    [prompt] = await services.conversation.handle(inbound(text="/language"))
+    assert len(prompt.buttons) == 8
+    first = await services.conversation.handle(inbound(text="/help", update_key="tg:77"))
+    again = await services.conversation.handle(inbound(text="/help", update_key="tg:77"))
+    assert first and again == []
+
+
+def test_clean_text_removes_bidi_overrides_and_controls():
+    assert clean_text(" \u202ekita\u202c\x00 ") == "kita"
+    assert clean_text("مرحبا 🙂") == "مرحبا 🙂"

@@ -1,0 +1,1 @@
+"""Translation: language registry, MT engine (Argos/CTranslate2, offline) and content rendering."""
