@@ -86,7 +86,9 @@ mkdir -p "$CACHE/models" var/models
 if [ ! -f "$MODEL" ]; then
   log "training the Rasa model (nlu/ changed since the last training; takes a few minutes)"
   tmp=$(mktemp -d "$CACHE/models/train.XXXXXX")
-  (cd nlu && "$ROOT/.venv-rasa/bin/rasa" train --config config.yml --domain domain --data data \
+  # TensorFlow would use one core by default; training is the slowest step of a fresh setup.
+  (cd nlu && TF_INTRA_OP_PARALLELISM_THREADS=$(nproc) TF_INTER_OP_PARALLELISM_THREADS=2 \
+      RASA_TELEMETRY_ENABLED=false SQLALCHEMY_SILENCE_UBER_WARNING=1 "$ROOT/.venv-rasa/bin/rasa" train --config config.yml --domain domain --data data \
       --out "$tmp" --fixed-model-name lotse --quiet)
   mv "$tmp/lotse.tar.gz" "$MODEL"
   rm -rf "$tmp"

@@ -64,6 +64,17 @@ def _default_status(language: str) -> str:
     return TextStatus.REVIEWED if language == "en" else TextStatus.DRAFT
 
 
+TextKey = tuple[str, str, str, str]
+
+
+def _existing_texts(session: Session) -> dict[TextKey, Translation]:
+    """All stored texts, loaded once per seed run instead of one query per text."""
+    return {
+        (t.owner_type, t.owner_key, t.field, t.language): t
+        for t in session.exec(select(Translation)).all()
+    }
+
+
 def _upsert_text(
     session: Session,
     *,
@@ -75,28 +86,21 @@ def _upsert_text(
     status: str,
     version: int,
 ) -> None:
-    row = session.exec(
-        select(Translation).where(
-            Translation.owner_type == owner_type,
-            Translation.owner_key == owner_key,
-            Translation.field == field_name,
-            Translation.language == language,
-        )
-    ).first()
+    existing: dict[TextKey, Translation] = session.info["seed_texts"]
+    row = existing.get((owner_type, owner_key, field_name, language))
     if row is None:
-        session.add(
-            Translation(
-                owner_type=owner_type,
-                owner_key=owner_key,
-                field=field_name,
-                language=language,
-                text=text,
-                status=status,
-                source_version=version,
-                origin=Origin.SEED,
-                reviewer="seed" if status == TextStatus.REVIEWED else None,
-            )
+        existing[(owner_type, owner_key, field_name, language)] = row = Translation(
+            owner_type=owner_type,
+            owner_key=owner_key,
+            field=field_name,
+            language=language,
+            text=text,
+            status=status,
+            source_version=version,
+            origin=Origin.SEED,
+            reviewer="seed" if status == TextStatus.REVIEWED else None,
         )
+        session.add(row)
         return
     if row.origin == Origin.STAFF:
         return
@@ -309,12 +313,14 @@ def _load_checklists(session: Session, path: Path, report: SeedReport) -> None:
 def load_seed(session: Session, seed_dir: Path = SEED_DIR) -> SeedReport:
     """Load every seed file; safe to run any number of times."""
     report = SeedReport()
+    session.info["seed_texts"] = _existing_texts(session)
     for path in sorted((seed_dir / "faq").glob("*.yml")):
         _load_faq_file(session, path, report)
     if (seed_dir / "messages.yml").exists():
         _load_messages(session, seed_dir / "messages.yml", report)
     if (seed_dir / "checklists.yml").exists():
         _load_checklists(session, seed_dir / "checklists.yml", report)
+    session.info.pop("seed_texts", None)
     for err in report.errors:
         logger.error("seed: %s", err)
     return report

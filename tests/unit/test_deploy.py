@@ -1,0 +1,60 @@
+"""docker-compose.yml cannot run here (no Docker engine): check what can be checked without it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from bot.settings import ROOT, Settings
+from bot.supervisor import process_specs
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_long_running_service_has_a_healthcheck_and_restarts():
+    for name, svc in COMPOSE["services"].items():
+        if name == "migrate":
+            continue
+        assert "healthcheck" in svc, name
+        assert svc.get("restart") == "unless-stopped", name
+
+
+def test_dependencies_wait_for_health():
+    for name, svc in COMPOSE["services"].items():
+        for dep, cond in (svc.get("depends_on") or {}).items():
+            assert dep in COMPOSE["services"], (name, dep)
+            assert cond["condition"] in ("service_healthy", "service_completed_successfully")
+
+
+def test_required_secrets_fail_loudly_and_none_is_committed():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "${TELEGRAM_BOT_TOKEN:?" in text and "${POSTGRES_PASSWORD:?" in text
+    # No literal password or token anywhere in the compose file.
+    assert not re.search(r"^\s*\w*(PASSWORD|TOKEN):[ \t]*(?!\$\{)\S", text, re.MULTILINE)
+
+
+def test_compose_runs_the_same_commands_as_make_run():
+    specs = {s.name: s for s in process_specs(Settings())}
+    rasa_cmd = COMPOSE["services"]["rasa"]["command"]
+    assert rasa_cmd[:2] == specs["rasa"].argv[1:3] == ["run", "--enable-api"]
+    assert specs["actions"].argv[1:5] == COMPOSE["services"]["actions"]["command"][1:5]
+    assert COMPOSE["services"]["app"]["command"][1:] == specs["app"].argv[1:]
+
+
+def test_rasa_endpoint_files_name_only_variables_that_are_set():
+    for path, env in ((ROOT / "deploy" / "rasa-endpoints.yml", COMPOSE["services"]["rasa"]["environment"]),
+                      (ROOT / "nlu" / "endpoints.yml", process_specs(Settings())[0].env)):
+        for var in re.findall(r"\$\{(\w+)\}", path.read_text()):
+            assert var in env, (path.name, var)
+
+
+def test_dockerfiles_copy_what_the_commands_need():
+    app = (ROOT / "deploy" / "Dockerfile.app").read_text()
+    assert "torch==2.13.0" in app and "requirements/app.lock" in app
+    rasa = (ROOT / "deploy" / "Dockerfile.rasa").read_text()
+    assert "python:3.10" in rasa and "requirements/rasa.lock" in rasa
+    for f in ("postgres-init.sql", "rasa-endpoints.yml"):
+        assert (ROOT / "deploy" / f).exists()
+    assert Path(ROOT / ".env.example").exists()
