@@ -51,7 +51,9 @@ class ActionAnswerFaq(ServiceAction):
             faq_id = next(tracker.get_latest_entity_values(ENTITY_FAQ_ID), None)
             with session_scope(self.services.engine) as s:
                 entry = (
-                    content.get_faq(session=s, faq_id=int(str(faq_id))) if str(faq_id).isdigit() else None
+                    content.get_faq(session=s, faq_id=int(str(faq_id)))
+                    if str(faq_id).isdigit()
+                    else None
                 )
                 if entry is None:
                     dispatcher.utter_message(response="utter_faq_not_found")

@@ -56,9 +56,14 @@ def run(stack: Stack, n: int = 200) -> tuple[list[float], list[float]]:
     rasa = httpx.Client(base_url=f"http://127.0.0.1:{stack.settings.rasa_port}", timeout=60)
 
     def via_rasa(i: int) -> None:
-        resp = rasa.post("/webhooks/rest/webhook",
-                         json={"sender": "bench-rasa", "message": QUESTIONS[i % len(QUESTIONS)],
-                               "metadata": {"language": "de"}})
+        resp = rasa.post(
+            "/webhooks/rest/webhook",
+            json={
+                "sender": "bench-rasa",
+                "message": QUESTIONS[i % len(QUESTIONS)],
+                "metadata": {"language": "de"},
+            },
+        )
         resp.raise_for_status()
         assert resp.json()
 
@@ -70,9 +75,15 @@ def run(stack: Stack, n: int = 200) -> tuple[list[float], list[float]]:
 
 
 def report(pipeline: list[float], direct: list[float]) -> None:
-    for name, values in (("pipeline (fake Telegram -> reply sent)", pipeline),
-                         ("Rasa REST webhook directly", direct)):
-        print(f"{name}: n={len(values)} p50={percentile(values, 50):.1f} ms "
-              f"p95={percentile(values, 95):.1f} ms mean={statistics.mean(values):.1f} ms")
-    print(f"pipeline/rasa ratio: p50 {percentile(pipeline, 50) / percentile(direct, 50):.2f}x, "
-          f"p95 {percentile(pipeline, 95) / percentile(direct, 95):.2f}x")
+    for name, values in (
+        ("pipeline (fake Telegram -> reply sent)", pipeline),
+        ("Rasa REST webhook directly", direct),
+    ):
+        print(
+            f"{name}: n={len(values)} p50={percentile(values, 50):.1f} ms "
+            f"p95={percentile(values, 95):.1f} ms mean={statistics.mean(values):.1f} ms"
+        )
+    print(
+        f"pipeline/rasa ratio: p50 {percentile(pipeline, 50) / percentile(direct, 50):.2f}x, "
+        f"p95 {percentile(pipeline, 95) / percentile(direct, 95):.2f}x"
+    )

@@ -82,8 +82,10 @@ def test_repeated_update_and_double_click_are_processed_once(stack: Stack, texts
     tg.press(chat, "c:y:en", notice["message_id"], language="en", copies=1)  # double click
     time.sleep(2.0)
     sent = tg.sent(chat)
-    assert [m["text"] for m in sent] == [texts.text("privacy_notice", "en"),
-                                         texts.text("language_prompt", "en")]
+    assert [m["text"] for m in sent] == [
+        texts.text("privacy_notice", "en"),
+        texts.text("language_prompt", "en"),
+    ]
 
 
 def test_stickers_and_unknown_commands(stack: Stack, texts: Renderer):

@@ -17,7 +17,16 @@ from translations.render import Renderer
 
 pytestmark = pytest.mark.e2e
 
-LANGUAGE_PAYLOADS = ["lang:de", "lang:en", "lang:ar", "lang:uk", "lang:ru", "lang:tr", "lang:fa", "lang:fr"]
+LANGUAGE_PAYLOADS = [
+    "lang:de",
+    "lang:en",
+    "lang:ar",
+    "lang:uk",
+    "lang:ru",
+    "lang:tr",
+    "lang:fa",
+    "lang:fr",
+]
 
 
 def payloads(message: dict) -> list[str]:
@@ -42,7 +51,9 @@ def onboard(stack: Stack, sender: str, lang: str) -> None:
     stack.chat(sender, payload=f"lang:{lang}")
 
 
-def test_consent_comes_first_and_nothing_is_stored_before(stack: Stack, stack_db: Engine, texts: Renderer):
+def test_consent_comes_first_and_nothing_is_stored_before(
+    stack: Stack, stack_db: Engine, texts: Renderer
+):
     sender = f"web-{uuid.uuid4()}"
     [notice] = stack.chat(sender, text="Hallo, ich habe eine Frage zur Kita", language="de")
     assert notice["text"] == texts.text("privacy_notice", "de")
@@ -127,14 +138,19 @@ def test_topic_questions_are_answered_from_stored_content(
 
 
 def test_specific_question_picks_the_specific_entry(stack: Stack, stack_db: Engine):
-    [answer] = stack.chat(f"web-{uuid.uuid4()}", text="Was kostet die Einbürgerung? Gebühr?",
-                          consent=True, language="de")
+    [answer] = stack.chat(
+        f"web-{uuid.uuid4()}", text="Was kostet die Einbürgerung? Gebühr?", consent=True, language="de"
+    )
     assert faq_key(stack_db, answer["meta"]["faq_id"]) == "naturalisation-fees"
 
 
-def test_request_human_pauses_the_bot_until_staff_release(stack: Stack, stack_db: Engine, texts: Renderer):
+def test_request_human_pauses_the_bot_until_staff_release(
+    stack: Stack, stack_db: Engine, texts: Renderer
+):
     sender = f"web-{uuid.uuid4()}"
-    [handoff] = stack.chat(sender, text="Ich möchte mit einem Menschen sprechen", consent=True, language="de")
+    [handoff] = stack.chat(
+        sender, text="Ich möchte mit einem Menschen sprechen", consent=True, language="de"
+    )
     assert handoff["meta"]["intent"] == "request_human"
     assert handoff["text"] == texts.text("utter_handoff_created", "de")
     person = person_of(stack_db, sender)
@@ -150,8 +166,11 @@ def test_request_human_pauses_the_bot_until_staff_release(stack: Stack, stack_db
     [ack2] = stack.chat(sender, payload="i:ask_kita")
     assert ack2["meta"]["response"] == "handoff_paused_ack"
     with session_scope(stack_db) as s:
-        kept = s.exec(select(InboundMessage).where(InboundMessage.person_id == person.id,
-                                                   InboundMessage.status == "handed_off")).all()
+        kept = s.exec(
+            select(InboundMessage).where(
+                InboundMessage.person_id == person.id, InboundMessage.status == "handed_off"
+            )
+        ).all()
         assert len(kept) == 2
 
     with session_scope(stack_db) as s:
@@ -161,14 +180,19 @@ def test_request_human_pauses_the_bot_until_staff_release(stack: Stack, stack_db
 
 
 def test_english_handoff_text(stack: Stack, texts: Renderer):
-    [handoff] = stack.chat(f"web-{uuid.uuid4()}", text="I want to talk to a real person please",
-                           consent=True, language="en")
+    [handoff] = stack.chat(
+        f"web-{uuid.uuid4()}", text="I want to talk to a real person please", consent=True, language="en"
+    )
     assert handoff["meta"]["intent"] == "request_human"
     assert handoff["text"] == texts.text("utter_handoff_created", "en")
 
 
-@pytest.mark.parametrize(("lang", "gibberish"), [("de", "xqzv blorp fnord"), ("en", "zzkq wubwub plonk")])
-def test_unclear_messages_get_a_helpful_fallback(stack: Stack, texts: Renderer, lang: str, gibberish: str):
+@pytest.mark.parametrize(
+    ("lang", "gibberish"), [("de", "xqzv blorp fnord"), ("en", "zzkq wubwub plonk")]
+)
+def test_unclear_messages_get_a_helpful_fallback(
+    stack: Stack, texts: Renderer, lang: str, gibberish: str
+):
     sender = f"web-{uuid.uuid4()}"
     [fallback] = stack.chat(sender, text=gibberish, consent=True, language=lang)
     assert fallback["meta"]["response"] in ("utter_fallback", "utter_fallback_suggestions")
@@ -206,4 +230,6 @@ def test_duplicate_message_id_is_processed_once(stack: Stack, stack_db: Engine):
     person = person_of(stack_db, sender)
     assert person is not None
     with session_scope(stack_db) as s:
-        assert len(s.exec(select(InboundMessage).where(InboundMessage.person_id == person.id)).all()) == 1
+        assert (
+            len(s.exec(select(InboundMessage).where(InboundMessage.person_id == person.id)).all()) == 1
+        )

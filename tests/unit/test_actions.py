@@ -21,13 +21,29 @@ from storage.db import session_scope
 from storage.models import FaqEntry, HandoffRequest, Person, UnansweredQuestion
 
 
-def make_tracker(person_id: str, intent: str, text: str, *, entities: list[dict[str, Any]] | None = None,
-                 slots: dict[str, Any] | None = None, lang: str = "de") -> Tracker:
+def make_tracker(
+    person_id: str,
+    intent: str,
+    text: str,
+    *,
+    entities: list[dict[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
+    lang: str = "de",
+) -> Tracker:
     return Tracker(
-        sender_id=person_id, slots=slots or {},
-        latest_message={"intent": {"name": intent, "confidence": 0.93}, "entities": entities or [],
-                        "text": text, "metadata": {"language": lang}},
-        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+        sender_id=person_id,
+        slots=slots or {},
+        latest_message={
+            "intent": {"name": intent, "confidence": 0.93},
+            "entities": entities or [],
+            "text": text,
+            "metadata": {"language": lang},
+        },
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
     )
 
 
@@ -41,8 +57,9 @@ def services(seeded: Engine, database_url: str) -> Iterator[ActionServices]:
 @pytest.fixture
 def person(seeded: Engine) -> Person:
     with session_scope(seeded) as s:
-        return people.record_consent(session=s, channel="web", external_id="w1", given=True,
-                                     version="v1", language="de")
+        return people.record_consent(
+            session=s, channel="web", external_id="w1", given=True, version="v1", language="de"
+        )
 
 
 def key_of(engine: Engine, faq_id: int) -> str:
@@ -55,7 +72,8 @@ def key_of(engine: Engine, faq_id: int) -> str:
 async def test_topic_question_gets_the_best_entry_and_related(services, person, seeded):
     d = CollectingDispatcher()
     events = await ActionAnswerFaq(services).run(
-        d, make_tracker(person.id, "ask_naturalisation", "Was kostet die Einbürgerung?"), {})
+        d, make_tracker(person.id, "ask_naturalisation", "Was kostet die Einbürgerung?"), {}
+    )
     assert events == [SlotSet("fallback_count", 0.0), SlotSet("topic", "naturalisation")]
     [msg] = d.messages
     assert msg["response"] == "utter_faq_answer"
@@ -75,19 +93,36 @@ async def test_button_payload_gets_the_topic_overview(services, person, seeded):
 async def test_chosen_entry_and_expired_choice(services, person):
     d = CollectingDispatcher()
     await ActionAnswerFaq(services).run(
-        d, make_tracker(person.id, "choose_faq", "/choose_faq", entities=[{"entity": "faq_id", "value": "2"}]), {})
+        d,
+        make_tracker(
+            person.id, "choose_faq", "/choose_faq", entities=[{"entity": "faq_id", "value": "2"}]
+        ),
+        {},
+    )
     assert d.messages[0]["response"] == "utter_faq_answer" and d.messages[0]["faq_id"] == 2
     d = CollectingDispatcher()
     await ActionAnswerFaq(services).run(
-        d, make_tracker(person.id, "choose_faq", "/choose_faq", entities=[{"entity": "faq_id", "value": "99999"}]), {})
+        d,
+        make_tracker(
+            person.id, "choose_faq", "/choose_faq", entities=[{"entity": "faq_id", "value": "99999"}]
+        ),
+        {},
+    )
     assert d.messages[0]["response"] == "utter_faq_not_found"
 
 
 async def test_municipality_is_remembered_for_local_answers(services, person, seeded):
     d = CollectingDispatcher()
-    await ActionAnswerFaq(services).run(d, make_tracker(
-        person.id, "ask_kita", "kita anmeldung in siegburg",
-        entities=[{"entity": "municipality", "value": "siegburg"}]), {})
+    await ActionAnswerFaq(services).run(
+        d,
+        make_tracker(
+            person.id,
+            "ask_kita",
+            "kita anmeldung in siegburg",
+            entities=[{"entity": "municipality", "value": "siegburg"}],
+        ),
+        {},
+    )
     with session_scope(seeded) as s:
         p = s.get(Person, person.id)
         assert p is not None and p.municipality == "siegburg"
@@ -96,7 +131,8 @@ async def test_municipality_is_remembered_for_local_answers(services, person, se
 async def test_fallback_suggests_then_offers_a_person(services, person, seeded):
     d = CollectingDispatcher()
     events = await ActionFallback(services).run(
-        d, make_tracker(person.id, "nlu_fallback", "Einbürgerung Gebühren 255 Euro? mail me a@b.de"), {})
+        d, make_tracker(person.id, "nlu_fallback", "Einbürgerung Gebühren 255 Euro? mail me a@b.de"), {}
+    )
     assert events == [SlotSet("fallback_count", 1.0)]
     assert d.messages[0]["response"] == "utter_fallback_suggestions"
     assert d.messages[0]["faq_ids"]
@@ -105,7 +141,8 @@ async def test_fallback_suggests_then_offers_a_person(services, person, seeded):
         assert "a@b.de" not in q.text and "[email]" in q.text and q.language == "de"
     d = CollectingDispatcher()
     events = await ActionFallback(services).run(
-        d, make_tracker(person.id, "nlu_fallback", "blorp", slots={"fallback_count": 1.0}), {})
+        d, make_tracker(person.id, "nlu_fallback", "blorp", slots={"fallback_count": 1.0}), {}
+    )
     assert d.messages[0]["response"] == "utter_fallback_offer_human"
     assert events == [SlotSet("fallback_count", 0.0)]
 
@@ -119,7 +156,9 @@ async def test_fallback_without_any_match_offers_topics(services, person):
 async def test_request_human_opens_one_handoff(services, person, seeded):
     for expected in ("utter_handoff_created", "utter_handoff_exists"):
         d = CollectingDispatcher()
-        events = await ActionRequestHuman(services).run(d, make_tracker(person.id, "request_human", "mensch"), {})
+        events = await ActionRequestHuman(services).run(
+            d, make_tracker(person.id, "request_human", "mensch"), {}
+        )
         assert d.messages[0]["response"] == expected
         assert events == [SlotSet("fallback_count", 0.0)]
     with session_scope(seeded) as s:

@@ -21,8 +21,12 @@ from tests.support.fake_telegram import free_port
 @pytest.fixture
 async def services(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
     # Rasa is not running: its port is closed, which is exactly the outage case.
-    settings = Settings(database_url=database_url, rasa_url=f"http://127.0.0.1:{free_port()}",
-                        rasa_tracker_db=tmp_path / "tracker.db", rasa_timeout_seconds=2)
+    settings = Settings(
+        database_url=database_url,
+        rasa_url=f"http://127.0.0.1:{free_port()}",
+        rasa_tracker_db=tmp_path / "tracker.db",
+        rasa_timeout_seconds=2,
+    )
     svc = build_services(settings)
     yield svc
     await svc.close()

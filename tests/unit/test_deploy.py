@@ -44,8 +44,10 @@ def test_compose_runs_the_same_commands_as_make_run():
 
 
 def test_rasa_endpoint_files_name_only_variables_that_are_set():
-    for path, env in ((ROOT / "deploy" / "rasa-endpoints.yml", COMPOSE["services"]["rasa"]["environment"]),
-                      (ROOT / "nlu" / "endpoints.yml", process_specs(Settings())[0].env)):
+    for path, env in (
+        (ROOT / "deploy" / "rasa-endpoints.yml", COMPOSE["services"]["rasa"]["environment"]),
+        (ROOT / "nlu" / "endpoints.yml", process_specs(Settings())[0].env),
+    ):
         for var in re.findall(r"\$\{(\w+)\}", path.read_text()):
             assert var in env, (path.name, var)
 

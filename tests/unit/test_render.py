@@ -30,13 +30,14 @@ class UpperTranslator:
 
 def first_faq(engine: Engine) -> FaqEntry:
     with session_scope(engine) as s:
-        entry = s.exec(select(FaqEntry).where(FaqEntry.key == "naturalisation-fees")).one()
-        return entry
+        return s.exec(select(FaqEntry).where(FaqEntry.key == "naturalisation-fees")).one()
 
 
 def drop_language(engine: Engine, key: str, lang: str) -> None:
     with session_scope(engine) as s:
-        for row in s.exec(select(Translation).where(Translation.owner_key == key, Translation.language == lang)):
+        for row in s.exec(
+            select(Translation).where(Translation.owner_key == key, Translation.language == lang)
+        ):
             s.delete(row)
 
 
@@ -108,8 +109,15 @@ def test_french_bridges_through_english_before_german(seeded: Engine):
 
 
 def test_placeholders_are_filled_and_unknown_ones_kept(sqlite_seeded: Engine):
-    r = Renderer(sqlite_seeded, variables={"kreis": "Rhein-Sieg-Kreis", "retention_days": 180,
-                                           "ki_address": "X", "response_days": 2})
+    r = Renderer(
+        sqlite_seeded,
+        variables={
+            "kreis": "Rhein-Sieg-Kreis",
+            "retention_days": 180,
+            "ki_address": "X",
+            "response_days": 2,
+        },
+    )
     assert "Rhein-Sieg-Kreis" in r.text("privacy_notice", "de")
     assert "{" not in r.text("privacy_notice", "ar")
     assert fill("a {b} {c}", {"b": 1}) == "a 1 {c}"

@@ -17,8 +17,12 @@ def keys(engine: Engine, hits) -> list[str]:
 
 def test_search_finds_answers_in_several_languages(sqlite_seeded: Engine):
     index = FaqIndex(sqlite_seeded)
-    for query in ["Was kostet die Einbürgerung?", "naturalisation fee how much",
-                  "كم تكلفة التجنيس", "скільки коштує громадянство"]:
+    for query in [
+        "Was kostet die Einbürgerung?",
+        "naturalisation fee how much",
+        "كم تكلفة التجنيس",
+        "скільки коштує громадянство",
+    ]:
         hits = index.search(query, limit=3)
         assert hits, query
         assert hits[0].topic == "naturalisation", (query, keys(sqlite_seeded, hits))
@@ -36,19 +40,29 @@ def test_local_entries_only_for_their_municipality(sqlite_seeded: Engine):
         assert local is not None
         scope, topic = local.scope, local.topic
     assert all(h.scope == "kreis" for h in index.search("kita anmeldung", topic=topic, limit=20))
-    assert any(h.scope == scope for h in index.search("kita anmeldung", topic=topic,
-                                                      municipality=scope, limit=20))
+    assert any(
+        h.scope == scope
+        for h in index.search("kita anmeldung", topic=topic, municipality=scope, limit=20)
+    )
 
 
 def test_staff_edit_is_found_at_once(seeded: Engine):
     index = FaqIndex(seeded)
     assert not index.search("Zebrastreifenfahrradhelm", min_score=0.05)
     with session_scope(seeded) as s:
-        row = s.exec(select(Translation).where(Translation.owner_type == "faq",
-                                               Translation.field == "question",
-                                               Translation.language == "de")).first()
+        row = s.exec(
+            select(Translation).where(
+                Translation.owner_type == "faq",
+                Translation.field == "question",
+                Translation.language == "de",
+            )
+        ).first()
         assert row is not None
-        row.text, row.origin, row.updated_at = "Brauche ich einen Zebrastreifenfahrradhelm?", Origin.STAFF, utcnow()
+        row.text, row.origin, row.updated_at = (
+            "Brauche ich einen Zebrastreifenfahrradhelm?",
+            Origin.STAFF,
+            utcnow(),
+        )
         owner = row.owner_key
     hits = index.search("Zebrastreifenfahrradhelm", min_score=0.05)
     assert keys(seeded, hits)[0] == owner

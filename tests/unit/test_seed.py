@@ -50,9 +50,13 @@ def test_reload_is_idempotent(seeded: Engine):
 
 def test_staff_edits_survive_a_reload(seeded: Engine):
     with session_scope(seeded) as s:
-        row = s.exec(select(Translation).where(Translation.owner_type == "message",
-                                               Translation.owner_key == "utter_greet",
-                                               Translation.language == "en")).one()
+        row = s.exec(
+            select(Translation).where(
+                Translation.owner_type == "message",
+                Translation.owner_key == "utter_greet",
+                Translation.language == "en",
+            )
+        ).one()
         row.text, row.origin = "Edited by KI staff", Origin.STAFF
         entry = s.exec(select(FaqEntry)).first()
         assert entry is not None
@@ -61,9 +65,13 @@ def test_staff_edits_survive_a_reload(seeded: Engine):
     with session_scope(seeded) as s:
         load_seed(s)
     with session_scope(seeded) as s:
-        row = s.exec(select(Translation).where(Translation.owner_type == "message",
-                                               Translation.owner_key == "utter_greet",
-                                               Translation.language == "en")).one()
+        row = s.exec(
+            select(Translation).where(
+                Translation.owner_type == "message",
+                Translation.owner_key == "utter_greet",
+                Translation.language == "en",
+            )
+        ).one()
         assert row.text == "Edited by KI staff"
         entry = s.exec(select(FaqEntry).where(FaqEntry.key == key)).one()
         assert entry.keywords == ["staff-keyword"]
@@ -81,7 +89,13 @@ def test_changed_master_marks_unchanged_translations_outdated(seeded: Engine, tm
     with session_scope(seeded) as s:
         msg = s.get(BotMessage, "utter_goodbye")
         assert msg is not None and msg.version == 2
-        texts = {t.language: t for t in s.exec(select(Translation).where(
-            Translation.owner_type == "message", Translation.owner_key == "utter_goodbye"))}
+        texts = {
+            t.language: t
+            for t in s.exec(
+                select(Translation).where(
+                    Translation.owner_type == "message", Translation.owner_key == "utter_goodbye"
+                )
+            )
+        }
         assert texts["de"].text == "Tschüss! Bis bald." and texts["de"].source_version == 2
         assert texts["en"].source_version == 1  # not updated: shown as outdated

@@ -14,8 +14,14 @@ from storage.models import HandoffRequest, InboundMessage, InboundStatus, Outbou
 
 def make_person(engine: Engine, external_id: str = "42", given: bool = True) -> Person:
     with session_scope(engine) as s:
-        return people.record_consent(session=s, channel="telegram", external_id=external_id,
-                                     given=given, version="v1", language="de")
+        return people.record_consent(
+            session=s,
+            channel="telegram",
+            external_id=external_id,
+            given=given,
+            version="v1",
+            language="de",
+        )
 
 
 def test_consent_creates_a_pseudonymous_person(engine: Engine):
@@ -48,8 +54,12 @@ def test_update_ids_are_deduplicated_and_purged(engine: Engine):
 def test_inbound_is_kept_until_processed_in_order(engine: Engine):
     person = make_person(engine)
     with session_scope(engine) as s:
-        a = conversations.store_inbound(session=s, person_id=person.id, channel="telegram", text="eins", payload=None)
-        b = conversations.store_inbound(session=s, person_id=person.id, channel="telegram", text="zwei", payload=None)
+        a = conversations.store_inbound(
+            session=s, person_id=person.id, channel="telegram", text="eins", payload=None
+        )
+        b = conversations.store_inbound(
+            session=s, person_id=person.id, channel="telegram", text="zwei", payload=None
+        )
         for m in (a, b):
             conversations.set_inbound_status(session=s, message_id=m.id, status=InboundStatus.PENDING)
     with session_scope(engine) as s:
@@ -65,9 +75,15 @@ def test_inbound_is_kept_until_processed_in_order(engine: Engine):
 def test_web_outbox_delivers_each_message_once(engine: Engine):
     person = make_person(engine, external_id="web-1")
     with session_scope(engine) as s:
-        conversations.store_outbound(session=s, person_id=person.id, channel="web", text="später",
-                                     buttons=[{"title": "A", "payload": "i:greet"}], meta={"x": 1},
-                                     delivered=False)
+        conversations.store_outbound(
+            session=s,
+            person_id=person.id,
+            channel="web",
+            text="später",
+            buttons=[{"title": "A", "payload": "i:greet"}],
+            meta={"x": 1},
+            delivered=False,
+        )
     with session_scope(engine) as s:
         [msg] = conversations.take_undelivered(session=s, person_id=person.id)
         assert msg.text == "später" and msg.buttons == [{"title": "A", "payload": "i:greet"}]
@@ -98,9 +114,18 @@ def test_erasure_cascades_to_everything_of_the_person(engine: Engine):
     other = make_person(engine, external_id="43")
     with session_scope(engine) as s:
         for pid in (person.id, other.id):
-            conversations.store_inbound(session=s, person_id=pid, channel="telegram", text="x", payload=None)
-            conversations.store_outbound(session=s, person_id=pid, channel="telegram", text="y",
-                                         buttons=[], meta={}, delivered=True)
+            conversations.store_inbound(
+                session=s, person_id=pid, channel="telegram", text="x", payload=None
+            )
+            conversations.store_outbound(
+                session=s,
+                person_id=pid,
+                channel="telegram",
+                text="y",
+                buttons=[],
+                meta={},
+                delivered=True,
+            )
             handoff.open_handoff(session=s, person_id=pid, reason="user")
     with session_scope(engine) as s:
         assert people.erase_person(session=s, person_id=person.id)
