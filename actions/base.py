@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -9,11 +10,18 @@ from rasa_sdk import Action, Tracker
 from actions.services import ActionServices, get_services
 
 
-class ServiceAction(Action):
-    """An action with injectable services: tests pass them, the server builds them lazily."""
+class ServiceAction(Action, abc.ABC):
+    """An action with injectable services: tests pass them, the server builds them lazily.
+
+    Abstract, so rasa_sdk does not register this base class itself as an action.
+    """
 
     def __init__(self, services: ActionServices | None = None) -> None:
         self._services = services
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The action's name in the Rasa domain."""
 
     @property
     def services(self) -> ActionServices:

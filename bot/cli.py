@@ -73,6 +73,18 @@ def cmd_handoff(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_nlu(_: argparse.Namespace, settings: Settings) -> int:
+    from bot.retrain import RetrainFailed, retrain
+
+    try:
+        model = retrain(settings)
+    except RetrainFailed as exc:
+        print(f"retraining failed, the running model is unchanged: {exc}", file=sys.stderr)
+        return 1
+    print(f"Rasa now serves {model}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lotse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     rel = ho_sub.add_parser("release", help="give a conversation back to the bot")
     rel.add_argument("id", type=int)
     rel.add_argument("--by", default="staff")
+    nlu = sub.add_parser("nlu", help="language understanding")
+    nlu.add_argument(
+        "action",
+        choices=["retrain"],
+        help="retrain from nlu/ and swap the model into the running Rasa server",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     _setup_logging(settings.log_level)

@@ -101,9 +101,16 @@ class Conversation:
         if inb.consent is True and (person is None or person.consent != Consent.GIVEN):
             lang = normalise_code(inb.language) or normalise_code(inb.hint_language)
             person = await asyncio.to_thread(self._consent, inb, True, lang)
-        if person is not None and inb.language and person.consent == Consent.GIVEN:
+        if (
+            person is not None
+            and inb.language
+            and person.consent == Consent.GIVEN
+            and not person.language
+        ):
+            # Like the buttons, but only while no language was chosen: a later request's "language"
+            # (e.g. the browser's) never overrides the person's own choice.
             lang = normalise_code(inb.language)
-            if lang and lang != person.language:
+            if lang:
                 await asyncio.to_thread(self._set_language, person, lang)
         if person is None or person.consent != Consent.GIVEN:
             return await asyncio.to_thread(self._before_consent, inb, person)

@@ -169,7 +169,12 @@ class ResponseBuilder:
         faq = self.renderer.faq(faq_id, language) if faq_id else None
         if faq is None:
             return self.build("utter_faq_not_found", language, {}, intent)
-        parts = [faq.question.text, faq.answer.text, *faq.notes, "ℹ️ " + faq.footer]
+        tick_list = ""
+        if faq.checklist:
+            tick_list = "\n".join(
+                [f"📋 {faq.checklist_title}", *(f"☐ {item}" for item in faq.checklist)]
+            )
+        parts = [faq.question.text, faq.answer.text, tick_list, *faq.notes, "ℹ️ " + faq.footer]
         meta = {
             "response": "utter_faq_answer",
             "intent": intent,
@@ -179,6 +184,7 @@ class ResponseBuilder:
             "language": faq.answer.language,
             "translation": faq.answer.status,
             "outdated": faq.answer.outdated,
+            "checklist": len(faq.checklist),
         }
         related = [int(i) for i in args.get("related") or [] if str(i).isdigit()]
         buttons = self.faq_buttons(related, language) if related else []

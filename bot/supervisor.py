@@ -103,18 +103,19 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
 
 
 def start(spec: ProcessSpec, log_dir: Path | None = None) -> subprocess.Popen[bytes]:
-    stdout = None
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        stdout = (log_dir / f"{spec.name}.log").open("ab")
-    return subprocess.Popen(
-        spec.argv,
-        cwd=spec.cwd,
-        env=spec.env,
-        stdout=stdout,
-        stderr=subprocess.STDOUT if stdout else None,
-        start_new_session=True,
-    )
+    """Start one process in its own session (so it can be stopped with its children)."""
+    if log_dir is None:
+        return subprocess.Popen(spec.argv, cwd=spec.cwd, env=spec.env, start_new_session=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{spec.name}.log").open("ab") as log:  # the child keeps its own handle
+        return subprocess.Popen(
+            spec.argv,
+            cwd=spec.cwd,
+            env=spec.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 15.0) -> None:

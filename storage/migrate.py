@@ -17,7 +17,8 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Upgrade to every head: feature branches may add migrations independently of each other."""
     command.upgrade(alembic_config(url), revision)
 
 

@@ -151,6 +151,9 @@ class FaqEntry(SQLModel, table=True):
     sources: list[str] = Field(default_factory=list, sa_type=JSON)
     legal_basis: str | None = Field(default=None, max_length=200)
     keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    checklist: str | None = Field(
+        default=None, max_length=64
+    )  # documents to bring, shown as a tick list
     last_verified: date
     verified_by: str = Field(max_length=120)
     review_due: date | None = None
@@ -203,3 +206,8 @@ class Translation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("owner_type", "owner_key", "field", "language", name="uq_translation"),
     )
+
+
+# Feature tables live in their own modules; importing them here registers them on the metadata, so
+# Alembic and every process see one schema.
+from storage import models_booking, models_translation  # noqa: E402, F401

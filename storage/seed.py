@@ -164,6 +164,7 @@ def _load_faq_file(session: Session, path: Path, report: SeedReport) -> None:
         entry.sources = list(raw.get("sources", []))
         entry.legal_basis = raw.get("legal_basis")
         entry.keywords = [str(k) for k in raw.get("keywords", [])]
+        entry.checklist = raw.get("checklist")
         entry.last_verified = raw["last_verified"]
         entry.verified_by = raw.get("verified_by", "seed")
         entry.review_due = raw.get("review_due")

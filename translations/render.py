@@ -46,6 +46,8 @@ class RenderedFaq:
     answer: Rendered
     notes: list[str] = field(default_factory=list)
     footer: str = ""
+    checklist_title: str = ""
+    checklist: list[str] = field(default_factory=list)
 
 
 class _Keep(dict[str, Any]):
@@ -219,4 +221,24 @@ class Renderer:
             sources="; ".join(entry.sources) or "KI",
             date=entry.last_verified.strftime("%d.%m.%Y"),
         ).text
-        return RenderedFaq(entry.id, entry.key, entry.topic, question, answer, notes, footer)
+        title, items = (
+            self.checklist_in(session, entry.checklist, language) if entry.checklist else ("", [])
+        )
+        return RenderedFaq(
+            entry.id, entry.key, entry.topic, question, answer, notes, footer, title, items
+        )
+
+    def checklist_in(self, session: Session, key: str, language: str) -> tuple[str, list[str]]:
+        """A checklist's title and items in ``language`` (each item through the trust chain)."""
+        cl = content.get_checklist(session=session, key=key)
+        if cl is None:
+            return "", []
+        pick = {
+            "owner_type": "checklist",
+            "owner_key": key,
+            "master_version": cl.version,
+            "language": language,
+        }
+        title = self.pick(session, field_name="title", **pick).text  # type: ignore[arg-type]
+        items = [self.pick(session, field_name=f"item:{i}", **pick).text for i in cl.items]  # type: ignore[arg-type]
+        return title, [i for i in items if i]

@@ -25,8 +25,8 @@ def test_messages_are_kept_while_rasa_is_down_and_answered_later(stack: Stack, t
         assert kept2["text"] == texts.text("rasa_unavailable", "de")
     finally:
         stack.restart_process("rasa")
-    stack.wait_ready()
-    deadline, answers = time.monotonic() + 120, []
+    stack.wait_rasa_loaded()
+    deadline, answers = time.monotonic() + 180, []
     while time.monotonic() < deadline and len(answers) < 2:
         resp = httpx.get(f"{stack.web}/api/chat/updates", params={"sender": sender}, timeout=10)
         answers += resp.json()["messages"]

@@ -92,7 +92,10 @@ class FakeTelegram:
             loop = asyncio.new_event_loop()
             self._loop = loop
             self._new_update = asyncio.Event()
-            loop.run_until_complete(self._server.serve())  # type: ignore[union-attr]
+            try:
+                loop.run_until_complete(self._server.serve())  # type: ignore[union-attr]
+            finally:
+                loop.close()
 
         self._thread = threading.Thread(target=run, daemon=True, name="fake-telegram")
         self._thread.start()

@@ -58,6 +58,19 @@ class Stack:
             "stack not ready in time:\n" + "\n".join(self.log_tail(n) for n in self.procs)
         )
 
+    def wait_rasa_loaded(self, timeout: float = 300.0) -> None:
+        """Wait until the Rasa server itself reports a loaded model (after a restart)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{self.settings.rasa_port}/status", timeout=2)
+                if status.status_code == 200 and status.json().get("model_file"):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError("Rasa did not come back:\n" + self.log_tail("rasa"))
+
     def stop_process(self, name: str) -> None:
         stop({name: self.procs[name]})
 

@@ -97,3 +97,11 @@ async def test_help_language_and_duplicates(services: Services):
 def test_clean_text_removes_bidi_overrides_and_controls():
     assert clean_text(" \u202ekita\u202c\x00 ") == "kita"
     assert clean_text("مرحبا 🙂") == "مرحبا 🙂"
+
+
+async def test_request_language_never_overrides_the_persons_choice(services: Services):
+    await onboard(services, "uk")
+    [helptext] = await services.conversation.handle(
+        inbound(text="/help", language="de", hint_language="de")
+    )
+    assert helptext.meta["language"] == "uk"

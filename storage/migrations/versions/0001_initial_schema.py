@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('sources', sa.JSON(), nullable=False),
     sa.Column('legal_basis', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('keywords', sa.JSON(), nullable=False),
+    sa.Column('checklist', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('last_verified', sa.Date(), nullable=False),
     sa.Column('verified_by', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('review_due', sa.Date(), nullable=True),

@@ -1,0 +1,184 @@
+"""Idempotent loading of the calendar seed (``storage/seed/offices.yml``).
+
+The same rules as ``storage.seed``: new municipalities, offices and case managers are created; a row
+still in its seeded state is updated when its seed entry changed; anything staff edited
+(``origin == "staff"``) is never overwritten. A case manager's weekly hours belong to its seed entry:
+when the entry changes, its seeded hours are replaced, and hours rows staff added or edited are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from storage.db import utcnow
+from storage.models_booking import CaseManager, Municipality, Office, OfficeHours
+
+if TYPE_CHECKING:
+    from storage.seed import SeedReport
+
+logger = logging.getLogger(__name__)
+
+CALENDAR_SEED = Path(__file__).parent / "seed" / "offices.yml"
+WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+DEFAULT_FROM = time(9, 0)
+DEFAULT_TO = time(15, 0)
+STAFF = "staff"
+SEED = "seed"
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _time(value: Any, default: time) -> time:
+    if value is None:
+        return default
+    if isinstance(value, int):  # YAML 1.1 reads 09:00 unquoted as sexagesimal minutes
+        return time(value // 60, value % 60)
+    hours, minutes = str(value).split(":")
+    return time(int(hours), int(minutes))
+
+
+def _load_municipalities(session: Session, items: list[dict[str, Any]], report: SeedReport) -> None:
+    for raw in items:
+        digest = _hash(raw)
+        row = session.get(Municipality, raw["slug"])
+        if row is not None and row.origin == STAFF:
+            report.kept_staff_edits += 1
+            continue
+        if row is not None and row.seed_hash == digest:
+            report.unchanged += 1
+            continue
+        if row is None:
+            row = Municipality(slug=raw["slug"], name=raw["name"])
+            report.created += 1
+        else:
+            report.updated += 1
+        row.name = raw["name"]
+        row.local_cm = bool(raw.get("local_cm", True))
+        row.note = raw.get("note")
+        row.seed_hash, row.updated_at = digest, utcnow()
+        session.add(row)
+
+
+def _load_offices(session: Session, items: list[dict[str, Any]], report: SeedReport) -> None:
+    for raw in items:
+        digest = _hash(raw)
+        row = session.get(Office, raw["id"])
+        if row is not None and row.origin == STAFF:
+            report.kept_staff_edits += 1
+            continue
+        if row is not None and row.seed_hash == digest:
+            report.unchanged += 1
+            continue
+        if row is None:
+            row = Office(id=raw["id"], name=raw["name"], address=raw["address"], municipality="")
+            report.created += 1
+        else:
+            report.updated += 1
+        row.name, row.address = raw["name"], raw["address"]
+        row.municipality = raw["municipality"]
+        row.serves = [str(m) for m in raw.get("serves", [])]
+        row.accessibility = raw.get("accessibility")
+        row.needs_review = bool(raw.get("needs_review", False))
+        row.active = bool(raw.get("active", True))
+        row.seed_hash, row.updated_at = digest, utcnow()
+        session.add(row)
+
+
+def _hours_rows(cm_id: str, raw: dict[str, Any], known_offices: set[str]) -> list[OfficeHours]:
+    rows = []
+    for h in raw.get("hours", []):
+        if h["office"] not in known_offices:
+            raise ValueError(f"unknown office {h['office']!r}")
+        start, end = _time(h.get("from"), DEFAULT_FROM), _time(h.get("to"), DEFAULT_TO)
+        if start >= end:
+            raise ValueError(f"hours {start}–{end} are empty")
+        for day in h["weekdays"]:
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}")
+            rows.append(
+                OfficeHours(
+                    case_manager_id=cm_id,
+                    office_id=h["office"],
+                    weekday=WEEKDAYS[day],
+                    start_time=start,
+                    end_time=end,
+                    municipality=h.get("municipality"),
+                    valid_from=h.get("valid_from"),
+                    valid_until=h.get("valid_until"),
+                    needs_review=bool(h.get("needs_review", raw.get("needs_review", False))),
+                    origin=SEED,
+                )
+            )
+    return rows
+
+
+def _load_case_managers(
+    session: Session, items: list[dict[str, Any]], known_offices: set[str], report: SeedReport
+) -> None:
+    for raw in items:
+        cm_id = raw["id"]
+        digest = _hash(raw)
+        try:
+            hours = _hours_rows(cm_id, raw, known_offices)
+        except (KeyError, ValueError) as exc:
+            report.errors.append(f"offices.yml:{cm_id}: {exc}")
+            continue
+        row = session.get(CaseManager, cm_id)
+        if row is not None and row.origin == STAFF:
+            report.kept_staff_edits += 1
+            continue
+        if row is not None and row.seed_hash == digest:
+            report.unchanged += 1
+            continue
+        if row is None:
+            row = CaseManager(id=cm_id, name=raw["name"])
+            report.created += 1
+        else:
+            report.updated += 1
+        row.name = raw["name"]
+        row.languages = [str(lang) for lang in raw.get("languages", [])]
+        row.topics = [str(t) for t in raw.get("topics", [])]
+        row.needs_review = bool(raw.get("needs_review", False))
+        row.active = bool(raw.get("active", True))
+        row.seed_hash, row.updated_at = digest, utcnow()
+        session.add(row)
+        session.flush()
+        session.exec(
+            delete(OfficeHours).where(
+                col(OfficeHours.case_manager_id) == cm_id, col(OfficeHours.origin) == SEED
+            )
+        )
+        session.add_all(hours)
+
+
+def load_calendar_seed(
+    session: Session, path: Path = CALENDAR_SEED, report: SeedReport | None = None
+) -> SeedReport:
+    """Load municipalities, offices, case managers and weekly hours; safe to run any number of times.
+
+    Counts go into ``report`` (a ``storage.seed.SeedReport``; a new one if None), which is returned.
+    """
+    from storage.seed import SeedReport  # here: storage.seed may call this loader
+
+    report = report if report is not None else SeedReport()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    _load_municipalities(session, data.get("municipalities", []), report)
+    _load_offices(session, data.get("offices", []), report)
+    session.flush()
+    known = set(session.exec(select(Office.id)).all())
+    _load_case_managers(session, data.get("case_managers", []), known, report)
+    session.flush()
+    for err in report.errors:
+        logger.error("calendar seed: %s", err)
+    return report
