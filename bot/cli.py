@@ -27,17 +27,21 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_seed(_: argparse.Namespace, settings: Settings) -> int:
+    from bot.seeding import seed_everything
     from storage.db import make_engine, session_scope
-    from storage.seed import load_seed
 
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        report = load_seed(session)
-    print(
-        f"seed: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.kept_staff_edits} staff edits kept, {len(report.errors)} errors"
-    )
-    return 1 if report.errors else 0
+        summary = seed_everything(session)
+    for name, report in (("content", summary.content), ("calendar", summary.calendar)):
+        print(
+            f"{name}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.kept_staff_edits} staff edits kept"
+        )
+    print(f"glossary: {summary.glossary}")
+    for error in summary.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if summary.errors else 0
 
 
 def cmd_serve(_: argparse.Namespace, settings: Settings) -> int:

@@ -35,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 COMMANDS = frozenset({"start", "help", "language", "mydata", "delete"})
 _INTENT = re.compile(r"^[a-z_]{2,40}$")
+_VALUE = re.compile(r"^[A-Za-z0-9_|.-]{1,60}$")
+# Booking form answers from buttons: b:<field>:<value> (see bot/responses.py).
+BOOKING_FIELDS = {
+    "t": "booking_topic",
+    "p": "booking_place",
+    "s": "booking_slot",
+    "n": "booking_people",
+    "i": "booking_interpreter",
+    "c": "booking_confirm",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -231,10 +241,20 @@ class Conversation:
         return [self.responses.message("unknown_command", lang)]
 
     def _payload_to_rasa(self, payload: str) -> str | None:
+        """Map a button payload to a Rasa message; anything malformed is an expired button (None)."""
         if payload.startswith("i:") and _INTENT.match(payload[2:]):
             return "/" + payload[2:]
         if payload.startswith("f:") and payload[2:].isdigit():
             return "/choose_faq" + json.dumps({"faq_id": payload[2:]})
+        kind, _, rest = payload.partition(":")
+        field, _, value = rest.partition(":")
+        if kind == "b" and field == "x":
+            return "/stop_booking"
+        if kind == "b" and field in BOOKING_FIELDS and _VALUE.match(value):
+            return "/choose_booking" + json.dumps({BOOKING_FIELDS[field]: value})
+        if kind == "a" and field in ("c", "m") and _VALUE.match(value):
+            intent = "cancel_appointment" if field == "c" else "reschedule_appointment"
+            return f"/{intent}" + json.dumps({"reference": value})
         return None
 
     def _expired(self, lang: str) -> OutMessage:

@@ -25,6 +25,29 @@ from translations.languages import CHAT_LANGUAGES, LANGUAGES
 from translations.render import Renderer
 
 BUTTON_TITLE_MAX = 60
+BOOKING_RESPONSES = frozenset(
+    {
+        "utter_ask_booking_topic",
+        "utter_ask_booking_place",
+        "utter_ask_booking_slot",
+        "booking_no_slots",
+        "utter_ask_booking_people",
+        "utter_ask_booking_interpreter",
+        "utter_ask_booking_confirm",
+        "booking_done",
+        "booking_slot_taken",
+        "booking_stopped",
+        "booking_invalid",
+        "waitlist_joined",
+        "my_appointments_list",
+        "my_appointments_none",
+        "appointment_cancelled",
+        "appointment_moved",
+        "appointment_not_found",
+        "reminder",
+        "staff_cancelled",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,10 @@ class ResponseBuilder:
         """Render a Rasa response (FAQ answers carry related questions as buttons)."""
         if name == "utter_faq_answer":
             return self._faq_answer(args, language, intent)
+        if name in BOOKING_RESPONSES:
+            from bot.booking_views import build_booking
+
+            return build_booking(self, name, language, args, intent)
         buttons: list[Button] = []
         if name in ("utter_greet", "utter_fallback", "utter_faq_not_found", "utter_ok"):
             buttons = self.topic_buttons(language)

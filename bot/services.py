@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -32,6 +33,7 @@ class Services:
     rasa: RasaClient
     conversation: Conversation
     state: AppState = field(default_factory=AppState)
+    telegram_bot: Any = None  # telegram.Bot once Telegram runs (reminders are sent through it)
 
     def person_language(self, person_id: str) -> str | None:
         with session_scope(self.engine) as s:

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     consent_version: str = "2026-11"
     # Operations.
     retry_interval_seconds: float = 5.0
+    reminder_interval_seconds: float = 30.0
     max_message_chars: int = 1000
     log_level: str = "INFO"
 

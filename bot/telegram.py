@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -77,6 +78,24 @@ def build_telegram(services: Services) -> Application:
     )
     conversation = services.conversation
 
+    async def send_with_files(bot: Bot, chat_id: int, out: list[OutMessage]) -> None:
+        """Send the messages; a booked or moved appointment also gets its .ics calendar file."""
+        await send(bot, chat_id, out)
+        for m in out:
+            if m.meta.get("ics") and m.meta.get("response") in ("booking_done", "appointment_moved"):
+                from bot.appointments_out import ics_for
+
+                person = await asyncio.to_thread(conversation._find, "telegram", str(chat_id))
+                if person is None:
+                    continue
+                body = await asyncio.to_thread(
+                    ics_for, services, str(m.meta["reference"]), person.id, person.language or MASTER
+                )
+                if body:
+                    await bot.send_document(
+                        chat_id, document=InputFile(body, filename=f"Termin-{m.meta['reference']}.ics")
+                    )
+
     async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Any message: text, command, or something the bot cannot read."""
         msg, chat, user = update.effective_message, update.effective_chat, update.effective_user
@@ -90,7 +109,7 @@ def build_telegram(services: Services) -> Application:
             update_key=f"tg:{update.update_id}",
             hint_language=user.language_code if user else None,
         )
-        await send(context.bot, chat.id, await conversation.handle(inb))
+        await send_with_files(context.bot, chat.id, await conversation.handle(inb))
 
     async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press. A double click is processed once; the keyboard is removed after use."""
@@ -111,7 +130,7 @@ def build_telegram(services: Services) -> Application:
             # Already removed (double click) or too old to edit: nothing to do.
             with contextlib.suppress(BadRequest):
                 await query.edit_message_reply_markup(reply_markup=None)
-        await send(context.bot, chat.id, out)
+        await send_with_files(context.bot, chat.id, out)
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Log first, so the error is seen even if telling the person fails too.
@@ -139,4 +158,5 @@ def build_telegram(services: Services) -> Application:
         return True
 
     conversation.deliverers["telegram"] = deliver
+    services.telegram_bot = application.bot
     return application

@@ -38,6 +38,7 @@ from storage.models_booking import (
     SLOT_HOLDING,
     Appointment,
     AppointmentStatus,
+    CaseManager,
     Office,
     Reminder,
     ReminderKind,
@@ -249,7 +250,11 @@ def book(
     if not topic or len(topic) > 32:
         raise ValueError("topic must be 1 … 32 characters")
     holder = _slot_holder(session, slot)
-    if holder is not None and holder.person_id == person_id:
+    if (
+        holder is not None
+        and holder.person_id == person_id
+        and holder.status == AppointmentStatus.BOOKED
+    ):
         return holder  # a double click on "confirm"
     fresh = _validate_slot(session, slot, now=now, config=config)
     upcoming = session.exec(
@@ -593,10 +598,12 @@ def waitlist_matches(
     """Waiting people a freed ``slot`` suits, first come first served (not yet notified).
 
     An entry matches when it names the slot's office, or a municipality the office serves, or neither;
-    and (if ``topic`` is given) its topic. Tell them, then call ``mark_waitlist_notified``.
+    when the slot's case manager handles its topic; and (if ``topic`` is given) has that topic. Tell
+    them (the first to book gets it), then call ``mark_waitlist_notified``.
     """
     office = session.get(Office, slot.office_id)
-    if office is None:
+    manager = session.get(CaseManager, slot.case_manager_id)
+    if office is None or manager is None:
         return []
     served = {office.municipality, *(office.serves or [])}
     q = select(WaitlistEntry).where(WaitlistEntry.status == WaitlistStatus.WAITING)
@@ -607,6 +614,7 @@ def waitlist_matches(
         for e in session.exec(q.order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))).all()
         if (e.office_id is None or e.office_id == office.id)
         and (e.municipality is None or e.municipality in served)
+        and (not manager.topics or e.topic in manager.topics)
     ]
     return matches[:limit]
 

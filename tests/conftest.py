@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
-from storage.seed import load_seed
+from bot.seeding import seed_everything
 from tests.support.stack import Stack, make_stack
 
 PG_ADMIN_URL = os.environ.get(
@@ -61,8 +61,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 def seeded(engine: Engine) -> Engine:
     """A migrated database with the seed content loaded."""
     with session_scope(engine) as session:
-        report = load_seed(session)
-    assert not report.errors, report.errors
+        summary = seed_everything(session)
+    assert not summary.errors, summary.errors
     return engine
 
 
@@ -73,7 +73,7 @@ def sqlite_seeded(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     upgrade(url)
     eng = make_engine(url)
     with session_scope(eng) as session:
-        load_seed(session)
+        seed_everything(session)
     return eng
 
 

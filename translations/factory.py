@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
 
 from translations.engine import NullTranslator, Translator
+from translations.service import DEFAULT_TIMEOUT
 
 logger = logging.getLogger(__name__)
 
 
-def build_translator() -> Translator:
+def build_translator(
+    engine: Engine | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    dirs: list[Path] | None = None,
+    threads: int | None = None,
+    preload: bool = False,
+) -> Translator:
+    """The product's translator: protected, remembered (with ``engine``) and time-limited Argos MT."""
     try:
         from translations.argos import ArgosTranslator
+        from translations.service import TranslationService
     except ImportError as exc:  # argostranslate missing: the product works without MT
         logger.info("machine translation disabled: %s", exc)
         return NullTranslator()
-    translator = ArgosTranslator.from_installed()
-    if not translator.pairs:
+    argos = ArgosTranslator.from_installed(dirs, threads=threads)
+    if not argos.pairs:
         logger.info("no Argos language models installed: machine translation is off")
         return NullTranslator()
-    logger.info("machine translation pairs: %s", sorted(translator.pairs))
-    return translator
+    logger.info(
+        "machine translation pairs: %s (%d threads)",
+        ", ".join(f"{a}->{b}" for a, b in sorted(argos.pairs)),
+        argos.threads,
+    )
+    if preload:
+        argos.preload()
+    return TranslationService(argos, db=engine, timeout=timeout)

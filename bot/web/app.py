@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.conversation import Inbound
@@ -84,6 +84,28 @@ def create_web_app(
                 ]
 
         return {"messages": await asyncio.to_thread(take)}
+
+    @app.get("/api/appointments/{reference}.ics")
+    async def appointment_ics(reference: str, sender: str) -> Response:
+        """The calendar file of the sender's own appointment (anyone else gets 404)."""
+        from bot.appointments_out import ics_for
+
+        def load() -> bytes | None:
+            with session_scope(services.engine) as s:
+                person = people.find_person(session=s, channel="web", external_id=sender)
+                if person is None:
+                    return None
+                person_id, lang = person.id, person.language or MASTER
+            return ics_for(services, reference, person_id, lang)
+
+        body = await asyncio.to_thread(load)
+        if body is None:
+            raise HTTPException(404, "no such appointment")
+        return Response(
+            body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="Termin-{reference}.ics"'},
+        )
 
     @app.post("/nlg")
     async def nlg(request: Request) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from bot.settings import ROOT, Settings
 from bot.supervisor import ProcessSpec, process_specs, start, stop
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
-from storage.seed import load_seed
+from bot.seeding import seed_everything
 from tests.support.fake_telegram import FakeTelegram, free_port
 
 MODEL = ROOT / "var" / "models" / "lotse.tar.gz"
@@ -98,7 +98,7 @@ def make_stack(workdir: Path) -> Stack:
     upgrade(database_url)
     engine = make_engine(database_url)
     with session_scope(engine) as session:
-        load_seed(session)
+        seed_everything(session)
     engine.dispose()
     telegram = FakeTelegram()
     settings = Settings(

@@ -105,3 +105,28 @@ async def test_request_language_never_overrides_the_persons_choice(services: Ser
         inbound(text="/help", language="de", hint_language="de")
     )
     assert helptext.meta["language"] == "uk"
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("i:ask_kita", "/ask_kita"),
+        ("f:12", '/choose_faq{"faq_id": "12"}'),
+        ("b:s:cm-ki-1|202612011000", '/choose_booking{"booking_slot": "cm-ki-1|202612011000"}'),
+        ("b:n:2", '/choose_booking{"booking_people": "2"}'),
+        ("b:x:stop", "/stop_booking"),
+        ("a:c:KL-7F3A", '/cancel_appointment{"reference": "KL-7F3A"}'),
+        ("a:m:KL-7F3A", '/reschedule_appointment{"reference": "KL-7F3A"}'),
+        # Anything else is an expired or forged button, never passed to Rasa.
+        ("i:Ask Kita", None),
+        ("f:1;drop", None),
+        ('b:s:x"}{"a', None),
+        ("b:q:1", None),
+        ("a:c:", None),
+        ("a:d:KL-7F3A", None),
+        ("", None),
+        ("i:" + "a" * 80, None),
+    ],
+)
+async def test_button_payloads_map_to_rasa_or_are_refused(services: Services, payload: str, expected):
+    assert services.conversation._payload_to_rasa(payload) == expected
