@@ -6,11 +6,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import pipeline
+from bench import pipeline, reminders, translation
 from tests.support.stack import make_stack
 
 
 def main() -> int:
+    print("== translation (tiny real model, offline) ==", flush=True)
+    translation.main([])
+    print("== reminders (2,000 due, fake Telegram enforcing 30 messages/s) ==", flush=True)
+    reminders.report(reminders.run(2000))
+    print("== whole pipeline vs Rasa (200 messages) ==", flush=True)
     with tempfile.TemporaryDirectory(prefix="lotse-bench-") as tmp:
         stack = make_stack(Path(tmp))
         print("starting Rasa, the action server and the app (about a minute) …", flush=True)

@@ -7,15 +7,20 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
 
+from bot.appointments_out import make_reminder_sender
 from bot.rasa_client import RasaUnavailable
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.web.app import create_web_app
+from scheduler.reminders import install_reminder_job, reminder_config_from
 from scheduler.setup import add_interval_job, build_scheduler
+from storage import conversations
+from storage.db import session_scope, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,20 @@ async def watch_rasa(services: Services, interval: float = 2.0) -> None:
         await asyncio.sleep(interval)
 
 
+def purge_expired(services: Services) -> int:
+    """The retention job: old messages, old update ids and old translation memory go."""
+    from translations.memory import purge_memory
+
+    keep = timedelta(days=services.settings.retention_days)
+    with session_scope(services.engine) as s:
+        n = conversations.purge_transcripts(session=s, older_than=keep)
+        n += conversations.purge_seen_updates(session=s, older_than=timedelta(days=2))
+        n += purge_memory(s, utcnow() - keep)
+    if n:
+        logger.info("retention: %s rows deleted", n)
+    return n
+
+
 def build_app(services: Services) -> FastAPI:
     settings = services.settings
 
@@ -48,6 +67,17 @@ def build_app(services: Services) -> FastAPI:
             "retry-pending",
             services.conversation.retry_pending,
             settings.retry_interval_seconds,
+        )
+        # Reminders: the rows are the truth; this job only wakes the dispatcher.
+        install_reminder_job(
+            scheduler,
+            services.engine,
+            make_reminder_sender(services),
+            interval_seconds=settings.reminder_interval_seconds,
+            config=reminder_config_from(settings),
+        )
+        add_interval_job(
+            scheduler, "retention", lambda: asyncio.to_thread(purge_expired, services), 6 * 3600
         )
         scheduler.start()
         telegram = None

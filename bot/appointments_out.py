@@ -80,7 +80,9 @@ def make_reminder_sender(services: Services) -> Callable[[Reminder, Appointment]
                 ) from exc
             except TimedOut as exc:  # it may have arrived: never resend blindly
                 raise SendTimeout(str(exc)) from exc
-            except (NetworkError, TelegramError) as exc:
+            except NetworkError as exc:  # the request did not get through: safe to try again
+                raise SendFailed(str(exc), retryable=True) from exc
+            except TelegramError as exc:  # e.g. Forbidden: the person blocked the bot
                 raise SendFailed(str(exc)) from exc
             await asyncio.to_thread(services.conversation._store_out, person, "telegram", [msg], True)
         else:

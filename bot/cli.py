@@ -111,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=["retrain"],
         help="retrain from nlu/ and swap the model into the running Rasa server",
     )
+    from scheduler import appointments_cli
+    from translations import models_cli
+
+    models_cli.register(sub)
+    appointments_cli.register(sub)
     args = parser.parse_args(argv)
     settings = Settings()
     _setup_logging(settings.log_level)

@@ -23,8 +23,11 @@ def export_person(*, session: Session, person_id: str) -> dict[str, Any]:
     person = session.get(Person, person_id)
     if person is None:
         return {}
+    from storage.appointments import export_of
+
     return {
         "person": person.model_dump(exclude={"id"}),
+        "appointments": export_of(session, person_id),
         "messages": [
             {"at": m.received_at, "text": m.text, "button": m.payload, "status": m.status}
             for m in session.exec(select(InboundMessage).where(InboundMessage.person_id == person_id))

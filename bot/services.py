@@ -41,13 +41,16 @@ class Services:
             return person.language if person else None
 
     async def close(self) -> None:
+        from translations.memory import flush_all
+
         await self.rasa.close()
+        flush_all()  # pending translation-memory writes, before the database goes away
         self.engine.dispose()
 
 
 def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
-    translator = build_translator()
+    translator = build_translator(engine, preload=True)
     renderer = Renderer(engine, translator, settings.message_variables())
     responses = ResponseBuilder(engine, renderer)
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_seconds)

@@ -60,11 +60,17 @@ class SendFailed(Exception):
 
 
 class RateLimited(Exception):
-    """Telegram answered 429: nothing was sent; wait ``retry_after`` seconds before any send."""
+    """Telegram answered 429: nothing was sent; wait ``retry_after`` seconds before any send.
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"retry after {retry_after} s")
-        self.retry_after = retry_after
+    Accepts seconds or a ``timedelta`` (what PTB's ``RetryAfter.retry_after`` gives).
+    """
+
+    def __init__(self, retry_after: float | timedelta) -> None:
+        seconds = (
+            retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
+        )
+        super().__init__(f"retry after {seconds} s")
+        self.retry_after = seconds
 
 
 class SendTimeout(Exception):
@@ -97,6 +103,21 @@ class ReminderConfig:
             "max_rate_limit_retries": self.max_rate_limit_retries,
             "concurrency": self.concurrency,
         }
+
+
+def reminder_config_from(settings: object) -> ReminderConfig:
+    """A ``ReminderConfig`` from settings attributes, each optional (defaults otherwise).
+
+    Reads ``reminder_batch``, ``reminder_max_lateness_minutes`` and ``reminder_min_lead_minutes``.
+    """
+    d = ReminderConfig()
+    lateness = getattr(settings, "reminder_max_lateness_minutes", None)
+    lead = getattr(settings, "reminder_min_lead_minutes", None)
+    return ReminderConfig(
+        batch=int(getattr(settings, "reminder_batch", None) or d.batch),
+        max_lateness=timedelta(minutes=int(lateness)) if lateness is not None else d.max_lateness,
+        min_lead=timedelta(minutes=int(lead)) if lead is not None else d.min_lead,
+    )
 
 
 @dataclass

@@ -121,3 +121,16 @@ def transcript(*, session: Session, person_id: str, limit: int = 50) -> list[dic
     ] + [{"at": m.created_at, "from": "bot", "text": m.text} for m in outs]
     items.sort(key=lambda i: i["at"])
     return items[-limit:]
+
+
+def purge_transcripts(*, session: Session, older_than: timedelta) -> int:
+    """Delete messages older than the retention period (the privacy notice promises it)."""
+    cutoff = utcnow() - older_than
+    n = 0
+    for model, column in (
+        (InboundMessage, InboundMessage.received_at),
+        (OutboundMessage, OutboundMessage.created_at),
+    ):
+        result = session.exec(delete(model).where(col(column) < cutoff))
+        n += int(getattr(result, "rowcount", 0) or 0)
+    return n

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from bot.seeding import seed_everything
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
-from bot.seeding import seed_everything
 from tests.support.stack import Stack, make_stack
 
 PG_ADMIN_URL = os.environ.get(

@@ -18,6 +18,8 @@ import hashlib
 import logging
 import queue
 import threading
+import time
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -60,6 +62,7 @@ class TranslationMemory:
         self._queue: queue.Queue[list[str]] = queue.Queue()
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
+        _MEMORIES.add(self)
 
     def get_many(self, texts: Sequence[str], source: str, target: str) -> dict[str, tuple[str, str]]:
         """Known translations: text → (translation, route)."""
@@ -106,9 +109,16 @@ class TranslationMemory:
                 self._writer.start()
         self._queue.put(list(rows))
 
-    def flush(self) -> None:
-        """Wait until every remembered translation is in the database."""
-        self._queue.join()
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every remembered translation is in the database; False if it took too long."""
+        deadline = time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._queue.all_tasks_done.wait(remaining)
+        return True
 
     def _run(self) -> None:
         while True:
@@ -150,6 +160,15 @@ class TranslationMemory:
                         continue
         except SQLAlchemyError as exc:
             logger.warning("translation memory not writable: %s", exc)
+
+
+_MEMORIES: weakref.WeakSet[TranslationMemory] = weakref.WeakSet()
+
+
+def flush_all(timeout: float = 10.0) -> bool:
+    """Wait for every memory's pending writes (at shutdown, before a database goes away)."""
+    deadline = time.monotonic() + timeout
+    return all(m.flush(max(0.0, deadline - time.monotonic())) for m in list(_MEMORIES))
 
 
 def human_translations(

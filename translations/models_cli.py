@@ -171,6 +171,8 @@ def cmd_translate_content(engine: Engine) -> int:
         _err("no translation models installed: nothing to do")
         return 1
     report = translate_content(engine, translator)
+    if not sum(report.translated.values()):
+        _out("nothing to translate: every installed language has a current text for everything")
     for lang, n in sorted(report.translated.items()):
         _out(f"{lang}: {n} texts machine-translated (status machine, for review)")
     _out(f"{report.kept_human} outdated human texts kept (review them in the console)")

@@ -135,7 +135,8 @@ async def test_429_waits_retry_after_then_delivers_exactly_once(
     cal: Engine, person: str, clock: FakeClock
 ):
     [rid] = insert_due(cal, [person], due=DUE, start=START)
-    sender = Recorder(clock, [rem.RateLimited(5), rem.RateLimited(5), rem.RateLimited(5)])
+    five = timedelta(seconds=5)  # PTB's RetryAfter.retry_after is a timedelta
+    sender = Recorder(clock, [rem.RateLimited(5), rem.RateLimited(five), rem.RateLimited(5.0)])
     report = await dispatch(cal, sender, clock, DUE)
     assert report.rate_limited == 3 and report.sent == 1
     assert [s[0] for s in sender.sent] == [rid]
@@ -311,3 +312,14 @@ def test_two_processes_send_each_reminder_exactly_once(
     with Session(engine) as s:
         workers = {r.claimed_by for r in s.exec(select(Reminder)).all()}
     assert len(workers) == 2
+
+
+def test_reminder_config_from_settings():
+    class S:
+        reminder_max_lateness_minutes = 60
+        reminder_min_lead_minutes = 0
+
+    cfg = rem.reminder_config_from(S())
+    assert cfg.max_lateness == timedelta(hours=1) and cfg.min_lead == timedelta(0)
+    assert rem.reminder_config_from(object()) == rem.ReminderConfig()
+    assert cfg.as_kwargs()["batch"] == 100

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 
+from bot.seeding import seed_everything
 from bot.settings import ROOT, Settings
 from bot.supervisor import ProcessSpec, process_specs, start, stop
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
-from bot.seeding import seed_everything
 from tests.support.fake_telegram import FakeTelegram, free_port
 
 MODEL = ROOT / "var" / "models" / "lotse.tar.gz"
@@ -103,7 +103,7 @@ def make_stack(workdir: Path) -> Stack:
     telegram = FakeTelegram()
     settings = Settings(
         database_url=database_url,
-        telegram_bot_token=telegram.token,  # type: ignore[arg-type]
+        telegram_bot_token=telegram.token,
         telegram_base_url=telegram.base_url,
         telegram_base_file_url=telegram.base_file_url,
         web_port=free_port(),

@@ -16,6 +16,7 @@ from storage.seed import load_seed
 from tests.translations.tiny_model import build_packages
 from translations import models_cli
 from translations.argos import ArgosTranslator
+from translations.memory import flush_all
 
 Pair = tuple[str, str]
 
@@ -42,6 +43,13 @@ def use_package_dir(mp: pytest.MonkeyPatch, base: Path) -> Path:
     mp.setattr(settings, "downloads_dir", base / "downloads")
     mp.setattr(settings, "local_package_index", base / "index.json")
     return packages
+
+
+@pytest.fixture
+def engine(engine: Engine) -> Iterator[Engine]:
+    """The migrated database (SQLite and PostgreSQL); memory writes land before it is dropped."""
+    yield engine
+    assert flush_all(), "translation memory writes did not finish"
 
 
 @pytest.fixture(scope="session")
@@ -95,4 +103,5 @@ def content_db(seeded_template: Path, tmp_path: Path) -> Iterator[Engine]:
     shutil.copy(seeded_template, path)
     eng = make_engine(f"sqlite:///{path}")
     yield eng
+    assert flush_all(), "translation memory writes did not finish"
     eng.dispose()

@@ -134,3 +134,36 @@ def test_erasure_cascades_to_everything_of_the_person(engine: Engine):
             rows = s.exec(select(model)).all()
             assert {r.person_id for r in rows} == {other.id}, model.__name__
         assert s.get(Person, person.id) is None
+
+
+def test_retention_purges_old_messages_only(engine: Engine):
+    from datetime import timedelta
+
+    from storage.db import utcnow
+
+    person = make_person(engine)
+    with session_scope(engine) as s:
+        old = conversations.store_inbound(
+            session=s, person_id=person.id, channel="web", text="alt", payload=None
+        )
+        old.received_at = utcnow() - timedelta(days=200)
+        conversations.store_outbound(
+            session=s,
+            person_id=person.id,
+            channel="web",
+            text="neu",
+            buttons=[],
+            meta={},
+            delivered=True,
+        )
+        conversations.store_inbound(
+            session=s, person_id=person.id, channel="web", text="neu", payload=None
+        )
+    with session_scope(engine) as s:
+        assert conversations.purge_transcripts(session=s, older_than=timedelta(days=180)) == 1
+        assert (
+            conversations.purge_transcripts(session=s, older_than=timedelta(days=180)) == 0
+        )  # idempotent
+    with session_scope(engine) as s:
+        assert [m.text for m in s.exec(select(InboundMessage)).all()] == ["neu"]
+        assert len(s.exec(select(OutboundMessage)).all()) == 1
