@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 
@@ -31,8 +34,11 @@ def cmd_seed(_: argparse.Namespace, settings: Settings) -> int:
     from storage.db import make_engine, session_scope
 
     engine = make_engine(settings.database_url)
-    with session_scope(engine) as session:
-        summary = seed_everything(session)
+    try:
+        with session_scope(engine) as session:
+            summary = seed_everything(session)
+    finally:
+        engine.dispose()
     for name, report in (("content", summary.content), ("calendar", summary.calendar)):
         print(
             f"{name}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
@@ -58,13 +64,25 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_handoff(args: argparse.Namespace, settings: Settings) -> int:
-    from storage.db import make_engine, session_scope
-    from storage.handoff import open_handoffs, release_handoff
+    from storage.db import make_engine
 
     engine = make_engine(settings.database_url)
+    try:
+        return _handoff(args, engine)
+    finally:
+        engine.dispose()
+
+
+def _handoff(args: argparse.Namespace, engine: Engine) -> int:
+    from storage.db import session_scope
+    from storage.handoff import open_handoffs, release_handoff
+
     with session_scope(engine) as session:
         if args.action == "list":
-            for h in open_handoffs(session=session):
+            handoffs = open_handoffs(session=session)
+            if not handoffs:
+                print("no open hand-offs")
+            for h in handoffs:
                 print(
                     f"{h.id}\t{h.status}\t{h.reason}\t{h.created_at:%Y-%m-%d %H:%M}\t{h.person_id[:8]}"
                 )
@@ -119,12 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     _setup_logging(settings.log_level)
-    handlers = {
+    handlers: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "db": cmd_db,
         "seed": cmd_seed,
         "serve": cmd_serve,
         "run": cmd_run,
         "handoff": cmd_handoff,
+        "nlu": cmd_nlu,
+        "models": lambda a, s: models_cli.run(a, database_url=s.database_url),
+        "appointments": lambda a, s: appointments_cli.run(a, s),
+        "calendar": lambda a, s: appointments_cli.run(a, s),
     }
     return handlers[args.command](args, settings)
 
