@@ -60,9 +60,10 @@ def build_booking(
         msg.meta["slots"] = len(buttons) - 2
         return msg
     if name == "booking_no_slots":
-        return b.message(
-            name, lang, intent=intent, buttons=b.yes_no(lang, "i:join_waitlist", "b:x:stop")
-        )
+        msg = b.message(name, lang, intent=intent, buttons=b.yes_no(lang, "i:join_waitlist", "b:x:stop"))
+        if args.get("note"):  # a town without local case management: where to turn instead
+            msg.text = f"{args['note']}\n\n{msg.text}"
+        return msg
     if name == "utter_ask_booking_people":
         buttons = [Button(str(n), f"b:n:{n}") for n in range(1, MAX_PEOPLE + 1)]
         return b.message(name, lang, intent=intent, buttons=[*buttons, _stop(b, lang)])

@@ -15,7 +15,7 @@ from telegram.request import HTTPXRequest
 from bot.appointments_out import make_reminder_sender
 from bot.services import build_services
 from scheduler.reminders import dispatch_due
-from storage.db import session_scope
+from storage.db import session_scope, utcnow
 from storage.models import Person
 from storage.models_booking import Appointment, Reminder
 from tests.support.stack import Stack
@@ -45,8 +45,8 @@ def book(stack: Stack, sender: str, lang: str, text: str, topic: str = "naturali
     assert f"b:t:{topic}" in payloads(out[-1]) and "b:x:stop" in payloads(out[-1])
     out = stack.chat(sender, payload=f"b:t:{topic}")
     assert out[-1]["meta"]["response"] == "utter_ask_booking_place"
-    assert "b:p:siegburg" in payloads(out[-1])
-    out = stack.chat(sender, payload="b:p:siegburg")
+    assert "b:p:troisdorf" in payloads(out[-1]) and "b:p:siegburg" in payloads(out[-1])
+    out = stack.chat(sender, payload="b:p:troisdorf")
     assert out[-1]["meta"]["response"] == "utter_ask_booking_slot", out[-1]
     first_page = [p for p in payloads(out[-1]) if p.startswith("b:s:") and p != "b:s:later"]
     assert first_page and all(len(p.encode()) <= 64 for p in payloads(out[-1]))
@@ -85,7 +85,9 @@ def test_book_move_and_cancel(stack: Stack, stack_db: Engine, texts: Renderer, l
     assert (appt.topic, appt.people_count, appt.interpreter_language) == ("naturalisation", 2, "ar")
     with session_scope(stack_db) as s:
         reminders = s.exec(select(Reminder).where(Reminder.appointment_id == appt.id)).all()
-        assert sorted(r.offset_minutes or 0 for r in reminders) == [120, 2880]
+        # Two days and two hours before; a reminder whose time has already passed is not written.
+        expected = [120] + ([2880] if appt.start - utcnow() > timedelta(days=2) else [])
+        assert sorted(r.offset_minutes or 0 for r in reminders) == expected
 
     # The .ics file: only for the person's own appointment.
     ics = httpx.get(f"{stack.web}{done['meta']['ics']}", params={"sender": sender})
@@ -144,7 +146,7 @@ async def test_reminder_reaches_telegram_in_the_persons_language(stack: Stack, s
     prompt = tg.wait_sent(chat, 2)[-1]
     tg.press(chat, "lang:ar", prompt["message_id"], language="ar")
     tg.wait_sent(chat, 4)
-    steps = ["i:book_appointment", "b:t:kita", "b:p:siegburg", None, "b:n:1", "b:i:none", "b:c:yes"]
+    steps = ["i:book_appointment", "b:t:kita", "b:p:troisdorf", None, "b:n:1", "b:i:none", "b:c:yes"]
     for step in steps:
         last = tg.sent(chat)[-1]
         payload = step or next(
