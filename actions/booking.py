@@ -204,8 +204,14 @@ class ActionAskBookingSlot(ServiceAction):
         if not shown:
             # Towns without local case management: the seed says where to turn instead.
             with session_scope(self.services.engine) as s:
-                town = next((m for m in calendar.municipalities(s)
-                             if m.slug == tracker.get_slot("booking_place")), None)
+                town = next(
+                    (
+                        m
+                        for m in calendar.municipalities(s)
+                        if m.slug == tracker.get_slot("booking_place")
+                    ),
+                    None,
+                )
                 note = town.note if town is not None and not town.local_cm else None
             dispatcher.utter_message(response="booking_no_slots", note=note or "")
             return []

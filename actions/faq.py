@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 RELATED = 3
 # Below this similarity the words do not pick an entry; the topic's overview answers instead.
 MIN_SCORE_IN_TOPIC = 0.05
+# When the content clearly points to another topic than the classifier (see _second_opinion).
+SECOND_OPINION_MIN = 0.2
+SECOND_OPINION_RATIO = 2.0
 
 
 class ActionAnswerFaq(ServiceAction):
@@ -33,6 +36,24 @@ class ActionAnswerFaq(ServiceAction):
 
     def name(self) -> str:
         return "action_answer_faq"
+
+    def _second_opinion(self, tracker: Tracker, topic: str, municipality: str | None) -> str:
+        """The stored content may know better than the classifier which topic the words are about.
+
+        Only a clear case overrides the NLU topic: the best entry overall is in another topic, scores
+        well, and scores far above the best entry of the recognised topic.
+        """
+        text = self.user_text(tracker)
+        if not text:
+            return topic
+        best = self.services.index.search(text, municipality=municipality, limit=1)
+        if not best or best[0].topic == topic or best[0].score < SECOND_OPINION_MIN:
+            return topic
+        own = self.services.index.search(text, topic=topic, municipality=municipality, limit=1)
+        if own and best[0].score < SECOND_OPINION_RATIO * own[0].score:
+            return topic
+        logger.info("topic %s -> %s by content search", topic, best[0].topic)
+        return best[0].topic
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -70,6 +91,7 @@ class ActionAnswerFaq(ServiceAction):
             if topic is None:
                 dispatcher.utter_message(response="utter_fallback")
                 return events
+            topic = self._second_opinion(tracker, topic, municipality)
             hits = self.services.index.search(
                 self.user_text(tracker),
                 topic=topic,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import timedelta
 
@@ -159,7 +161,12 @@ async def test_reminder_reaches_telegram_in_the_persons_language(stack: Stack, s
         person = s.exec(select(Person).where(Person.external_id == str(chat))).one()
         appt = s.exec(select(Appointment).where(Appointment.person_id == person.id)).one()
     # The booking confirmation came with the calendar file.
-    assert any(c.method == "sendDocument" for c in tg.calls if int(c.params.get("chat_id", 0)) == chat)
+    deadline = time.monotonic() + 20
+    while not any(
+        c.method == "sendDocument" and int(c.params.get("chat_id", 0)) == chat for c in tg.calls
+    ):
+        assert time.monotonic() < deadline, "no .ics document was sent"
+        await asyncio.sleep(0.1)
 
     services = build_services(stack.settings)
     services.telegram_bot = Bot(tg.token, base_url=tg.base_url, request=HTTPXRequest())

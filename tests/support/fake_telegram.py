@@ -227,7 +227,9 @@ class FakeTelegram:
             else:
                 async with request.form() as form:  # closes uploaded files (sendDocument)
                     raw = {k: v for k, v in form.items() if isinstance(v, str)}
-                    raw.update({k: f"<file {v.filename}>" for k, v in form.items() if not isinstance(v, str)})
+                    raw.update(
+                        {k: f"<file {v.filename}>" for k, v in form.items() if not isinstance(v, str)}
+                    )
         params = {}
         for k, v in raw.items():
             try:
