@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from storage import people
 from storage.db import session_scope
-from storage.migrate import upgrade
 from storage.models_booking import Appointment, Reminder
 from storage.seed_calendar import load_calendar_seed
-from tests.conftest import PG_ADMIN_URL, _pg_database
 
 # Monday 22 March 2027, 07:00 UTC (08:00 in Berlin, CET). Easter Sunday is 28 March 2027, so Friday the
 # 26th (Karfreitag) and Monday the 29th (Ostermontag) are holidays; summer time starts on the 28th.
@@ -51,46 +46,6 @@ case_managers:
       - {office: office-a, weekdays: [mon], from: "09:00", to: "11:00"}
       - {office: office-a, weekdays: [wed], from: "13:00", to: "15:00", municipality: town-b}
 """
-
-
-# --- databases ------------------------------------------------------------------------------------
-# The same parametrisation as ``database_url`` in tests/conftest.py (SQLite and the real PostgreSQL, a
-# fresh database per test), but each PostgreSQL database is copied from one migrated template instead of
-# being migrated again: that halves the folder's run time. ``engine`` (tests/conftest.py) still runs
-# the migrations, which find nothing left to do.
-
-
-@pytest.fixture(scope="session")
-def pg_template() -> Iterator[str]:
-    """One migrated PostgreSQL database per test session, the template of the per-test copies."""
-    databases = _pg_database()
-    url = next(databases)
-    upgrade(url)  # disposes its engine: a template must have no connections when it is copied
-    yield url.rsplit("/", 1)[1]
-    databases.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """SQLite, or a fresh copy of the migrated PostgreSQL template."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    template = request.getfixturevalue("pg_template")
-    name = "lotse_test_" + secrets.token_hex(4)
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 class FakeClock:
