@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.responses import Button, OutMessage, ResponseBuilder
+from bot.safety import is_emergency
 from bot.settings import Settings
 from storage import conversations, people
 from storage.db import session_scope
@@ -182,6 +183,8 @@ class Conversation:
             rasa_text = mapped
         elif not text:
             return [self.responses.message("empty_message", lang)]
+        elif is_emergency(text):
+            rasa_text = "/emergency"  # the safety net: never leave a person in danger to the classifier
         else:
             rasa_text = text
 

@@ -234,3 +234,11 @@ def test_duplicate_message_id_is_processed_once(stack: Stack, stack_db: Engine):
         assert (
             len(s.exec(select(InboundMessage).where(InboundMessage.person_id == person.id)).all()) == 1
         )
+
+
+def test_danger_phrases_always_reach_the_emergency_flow(stack: Stack, stack_db: Engine, texts: Renderer):
+    sender = f"web-{uuid.uuid4()}"
+    [reply] = stack.chat(sender, text="ich denke an suizid", consent=True, language="de")
+    assert reply["text"] == texts.text("utter_emergency", "de")
+    person = person_of(stack_db, sender)
+    assert person is not None and person.paused
