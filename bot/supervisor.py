@@ -57,6 +57,8 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
         "LOTSE_ACTION_URL": f"http://127.0.0.1:{settings.action_port}/webhook",
         "LOTSE_NLG_URL": f"http://127.0.0.1:{settings.web_port}/nlg",
         "RASA_TRACKER_DB": str(settings.rasa_tracker_db),
+        # The action server reads the database and has no authentication: loopback only.
+        "SANIC_HOST": "127.0.0.1",
         # Rasa and TensorFlow: no telemetry, quiet, and no surprise downloads.
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -92,6 +94,8 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
                 "rasa_sdk",
                 "--actions",
                 "actions",
+                "--endpoints",
+                str(ROOT / "deploy" / "actions-endpoints.yml"),
                 "--port",
                 str(settings.action_port),
             ],
