@@ -12,7 +12,7 @@ from datetime import timedelta
 import uvicorn
 from fastapi import FastAPI
 
-from bot.appointments_out import make_reminder_sender
+from bot.appointments_out import make_reminder_sender, notify_waitlist
 from bot.rasa_client import RasaUnavailable
 from bot.services import Services, build_services
 from bot.settings import Settings
@@ -79,6 +79,7 @@ def build_app(services: Services) -> FastAPI:
         add_interval_job(
             scheduler, "retention", lambda: asyncio.to_thread(purge_expired, services), 6 * 3600
         )
+        add_interval_job(scheduler, "waitlist", lambda: notify_waitlist(services), 300)
         scheduler.start()
         telegram = None
         if settings.telegram_bot_token is not None:

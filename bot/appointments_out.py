@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from sqlmodel import select
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.booking_views import _appointment_message
@@ -14,10 +16,17 @@ from bot.responses import Button, OutMessage
 from bot.services import Services
 from scheduler.reminders import RateLimited, SendFailed, SendTimeout
 from storage import calendar, people
-from storage.appointments import get_by_reference
-from storage.db import session_scope
+from storage.appointments import get_by_reference, mark_waitlist_notified
+from storage.db import session_scope, utcnow
 from storage.models import Person
-from storage.models_booking import Appointment, Reminder, ReminderKind
+from storage.models_booking import (
+    Appointment,
+    Reminder,
+    ReminderKind,
+    WaitlistEntry,
+    WaitlistStatus,
+)
+from storage.seed import TOPICS
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +101,56 @@ def make_reminder_sender(services: Services) -> Callable[[Reminder, Appointment]
         logger.info("reminder %s (%s) sent to %s", reminder.id, reminder.kind, person.id[:8])
 
     return send
+
+
+def waiting_with_free_slots(
+    services: Services, *, now: datetime, days: int = 28
+) -> list[tuple[int, str]]:
+    """Waiting-list entries for which the calendar now has a free time: (entry id, person id)."""
+    found = []
+    with session_scope(services.engine) as s:
+        for entry in s.exec(select(WaitlistEntry).where(WaitlistEntry.status == WaitlistStatus.WAITING)):
+            slots = calendar.free_slots(
+                s,
+                start=now.date(),
+                days=days,
+                now=now,
+                municipality=entry.municipality,
+                office_id=entry.office_id,
+                topic=entry.topic if entry.topic in TOPICS else None,
+            )
+            if slots and entry.id is not None:
+                found.append((entry.id, entry.person_id))
+    return found
+
+
+async def notify_waitlist(services: Services, *, now: datetime | None = None) -> int:
+    """Tell people on the waiting list that a time is free (first come, first served), once each."""
+    now = now or utcnow()
+    due = await asyncio.to_thread(waiting_with_free_slots, services, now=now)
+    told = 0
+    for entry_id, person_id in due:
+
+        def load(pid: str = person_id) -> Person | None:
+            with session_scope(services.engine) as s:
+                return people.get_person(session=s, person_id=pid)
+
+        person = await asyncio.to_thread(load)
+        if person is None:
+            continue
+        lang = person.language or "de"
+        msg = services.responses.message(
+            "waitlist_slot_free",
+            lang,
+            office="",
+            buttons=services.responses.yes_no(lang, "i:book_appointment", "i:deny"),
+        )
+        await services.conversation.deliver(person, [msg])
+
+        def mark(eid: int = entry_id) -> None:
+            with session_scope(services.engine) as s:
+                mark_waitlist_notified(s, [eid], now=now)
+
+        await asyncio.to_thread(mark)
+        told += 1
+    return told

@@ -139,14 +139,17 @@ def test_stop_button_ends_the_form(stack: Stack, texts: Renderer):
     assert answer["meta"]["topic"] == "naturalisation"
 
 
-async def test_reminder_reaches_telegram_in_the_persons_language(stack: Stack, stack_db: Engine):
-    """Book on Telegram, then run the dispatcher with a clock two hours before the appointment."""
-    tg, chat = stack.telegram, 880_001
-    tg.send_text(chat, "/start", language="ar")
+@pytest.mark.parametrize(("lang", "chat"), [("de", 880_001), ("en", 880_002), ("ar", 880_003)])
+async def test_booking_on_telegram_with_reminder_move_and_cancel(
+    stack: Stack, stack_db: Engine, texts: Renderer, lang: str, chat: int
+):
+    """Book on Telegram, run the reminder dispatcher with an injected clock, then move and cancel."""
+    tg = stack.telegram
+    tg.send_text(chat, "/start", language=lang)
     notice = tg.wait_sent(chat, 1)[-1]
-    tg.press(chat, "c:y:ar", notice["message_id"], language="ar")
+    tg.press(chat, f"c:y:{lang}", notice["message_id"], language=lang)
     prompt = tg.wait_sent(chat, 2)[-1]
-    tg.press(chat, "lang:ar", prompt["message_id"], language="ar")
+    tg.press(chat, f"lang:{lang}", prompt["message_id"], language=lang)
     tg.wait_sent(chat, 4)
     steps = ["i:book_appointment", "b:t:kita", "b:p:troisdorf", None, "b:n:1", "b:i:none", "b:c:yes"]
     for step in steps:
@@ -194,3 +197,46 @@ async def test_reminder_reaches_telegram_in_the_persons_language(stack: Stack, s
     finally:
         await services.telegram_bot.shutdown()
         await services.close()
+
+    # Move it from the reminder's button, then cancel it, all on Telegram.
+    before = len(tg.sent(chat))
+    tg.press(chat, f"a:m:{appt.reference}", reminder["message_id"], language=lang)
+    slots = tg.wait_sent(chat, before + 1)[-1]
+    new_slot = next(d for _, d in tg.buttons(slots) if d.startswith("b:s:") and d != "b:s:later")
+    tg.press(chat, new_slot, slots["message_id"], language=lang)
+    confirm = tg.wait_sent(chat, before + 2)[-1]
+    tg.press(chat, "b:c:yes", confirm["message_id"], language=lang)
+    moved = tg.wait_sent(chat, before + 3)[-1]
+    assert appt.reference in moved["text"]
+    tg.press(chat, f"a:c:{appt.reference}", moved["message_id"], language=lang)
+    cancelled = tg.wait_sent(chat, before + 4)[-1]
+    assert appt.reference in cancelled["text"]
+    with session_scope(stack_db) as s:
+        final = s.exec(select(Appointment).where(Appointment.reference == appt.reference)).one()
+        assert final.status == "cancelled" and final.start != appt.start
+
+
+async def test_waiting_list_is_told_when_a_time_is_free(stack: Stack, stack_db: Engine, texts: Renderer):
+    from bot.appointments_out import notify_waitlist
+    from storage.appointments import join_waitlist
+    from storage.models_booking import WaitlistEntry
+
+    sender = f"web-{uuid.uuid4()}"
+    stack.chat(sender, text="hallo", consent=True, language="de")
+    with session_scope(stack_db) as s:
+        person = s.exec(select(Person).where(Person.external_id == sender)).one()
+        join_waitlist(s, person_id=person.id, topic="kita", municipality="troisdorf", now=utcnow())
+    services = build_services(stack.settings)
+    try:
+        await notify_waitlist(services)  # (the app's own waitlist job may have been quicker)
+        assert await notify_waitlist(services) == 0  # told once
+    finally:
+        await services.close()
+    async with httpx.AsyncClient() as client:
+        resp = await client.get(f"{stack.web}/api/chat/updates", params={"sender": sender})
+    later = resp.json()["messages"]
+    assert [m["text"] for m in later] == [texts.text("waitlist_slot_free", "de")]
+    assert [b["payload"] for b in later[0]["buttons"]] == ["i:book_appointment", "i:deny"]
+    with session_scope(stack_db) as s:
+        entry = s.exec(select(WaitlistEntry).where(WaitlistEntry.person_id == person.id)).one()
+        assert entry.status != "waiting"
