@@ -392,11 +392,9 @@ class Conversation:
             conversations.set_inbound_status(session=s, message_id=message_id, status=status)
 
     def _has_older_pending(self, person_id: str, message_id: int | None) -> bool:
+        # The new message is still "received", so any pending one of this person is older.
         with session_scope(self.engine) as s:
-            return any(
-                m.id != message_id and m.person_id == person_id
-                for m in conversations.pending_inbound(session=s)
-            )
+            return conversations.has_pending(session=s, person_id=person_id)
 
     def _pending(self) -> list[InboundMessage]:
         with session_scope(self.engine) as s:

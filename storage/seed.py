@@ -54,8 +54,28 @@ class SeedReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _hash(obj: Any) -> str:
+def seed_hash(obj: Any) -> str:
+    """A stable digest of one seed item: a reload changes a row only when its item changed."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def reload_skips(row: Any, digest: str, report: SeedReport) -> bool:
+    """The reload rule for one seeded row, counted in ``report``; True when the row must be left alone.
+
+    A staff edit is never overwritten and an unchanged item is skipped; otherwise the caller creates the
+    row (``row is None``) or updates it.
+    """
+    if row is not None and row.origin == Origin.STAFF:
+        report.kept_staff_edits += 1
+        return True
+    if row is not None and row.seed_hash == digest:
+        report.unchanged += 1
+        return True
+    if row is None:
+        report.created += 1
+    else:
+        report.updated += 1
+    return False
 
 
 def _default_status(language: str) -> str:
@@ -124,19 +144,14 @@ def _load_faq_file(session: Session, path: Path, report: SeedReport) -> None:
         if not master or not master.get("question") or not master.get("answer"):
             report.errors.append(f"{path.name}:{key}: German master text missing")
             continue
-        digest = _hash(raw)
+        digest = seed_hash(raw)
         entry = session.exec(select(FaqEntry).where(FaqEntry.key == key)).first()
-        if entry is not None and entry.origin == Origin.STAFF:
-            report.kept_staff_edits += 1
-            continue
-        if entry is not None and entry.seed_hash == digest:
-            report.unchanged += 1
+        if reload_skips(entry, digest, report):
             continue
         if entry is None:
             entry = FaqEntry(
                 key=key, topic=raw["topic"], last_verified=raw["last_verified"], verified_by=""
             )
-            report.created += 1
         else:
             old_master = session.exec(
                 select(Translation).where(
@@ -158,7 +173,6 @@ def _load_faq_file(session: Session, path: Path, report: SeedReport) -> None:
                 old_q and old_q.text != master["question"]
             ):
                 entry.version += 1
-            report.updated += 1
         entry.topic = raw["topic"]
         entry.scope = raw.get("scope", "kreis")
         entry.sources = list(raw.get("sources", []))
@@ -209,17 +223,12 @@ def _load_messages(session: Session, path: Path, report: SeedReport) -> None:
         if MASTER_LANGUAGE not in texts:
             report.errors.append(f"messages:{key}: German text missing")
             continue
-        digest = _hash(raw)
+        digest = seed_hash(raw)
         msg = session.get(BotMessage, key)
-        if msg is not None and msg.origin == Origin.STAFF:
-            report.kept_staff_edits += 1
-            continue
-        if msg is not None and msg.seed_hash == digest:
-            report.unchanged += 1
+        if reload_skips(msg, digest, report):
             continue
         if msg is None:
             msg = BotMessage(key=key)
-            report.created += 1
         else:
             old = session.exec(
                 select(Translation).where(
@@ -230,7 +239,6 @@ def _load_messages(session: Session, path: Path, report: SeedReport) -> None:
             ).first()
             if old is not None and old.text != _text_of(texts[MASTER_LANGUAGE]):
                 msg.version += 1
-            report.updated += 1
         msg.description = str(raw.get("description", ""))[:300]
         msg.seed_hash = digest
         msg.updated_at = utcnow()
@@ -266,20 +274,14 @@ def _load_checklists(session: Session, path: Path, report: SeedReport) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     for raw in data.get("checklists", []):
         key = raw["key"]
-        digest = _hash(raw)
+        digest = seed_hash(raw)
         cl = session.get(Checklist, key)
-        if cl is not None and cl.origin == Origin.STAFF:
-            report.kept_staff_edits += 1
-            continue
-        if cl is not None and cl.seed_hash == digest:
-            report.unchanged += 1
+        if reload_skips(cl, digest, report):
             continue
         if cl is None:
             cl = Checklist(key=key, topic=raw["topic"])
-            report.created += 1
         else:
             cl.version += 1
-            report.updated += 1
         cl.topic = raw["topic"]
         cl.items = [i["key"] for i in raw.get("items", [])]
         cl.seed_hash = digest

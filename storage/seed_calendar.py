@@ -8,12 +8,10 @@ when the entry changes, its seeded hours are replaced, and hours rows staff adde
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from datetime import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from sqlalchemy import delete
@@ -21,9 +19,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import utcnow
 from storage.models_booking import CaseManager, Municipality, Office, OfficeHours
-
-if TYPE_CHECKING:
-    from storage.seed import SeedReport
+from storage.seed import SeedReport, reload_skips, seed_hash
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +27,7 @@ CALENDAR_SEED = Path(__file__).parent / "seed" / "offices.yml"
 WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 DEFAULT_FROM = time(9, 0)
 DEFAULT_TO = time(15, 0)
-STAFF = "staff"
 SEED = "seed"
-
-
-def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _time(value: Any, default: time) -> time:
@@ -50,19 +41,12 @@ def _time(value: Any, default: time) -> time:
 
 def _load_municipalities(session: Session, items: list[dict[str, Any]], report: SeedReport) -> None:
     for raw in items:
-        digest = _hash(raw)
+        digest = seed_hash(raw)
         row = session.get(Municipality, raw["slug"])
-        if row is not None and row.origin == STAFF:
-            report.kept_staff_edits += 1
-            continue
-        if row is not None and row.seed_hash == digest:
-            report.unchanged += 1
+        if reload_skips(row, digest, report):
             continue
         if row is None:
             row = Municipality(slug=raw["slug"], name=raw["name"])
-            report.created += 1
-        else:
-            report.updated += 1
         row.name = raw["name"]
         row.local_cm = bool(raw.get("local_cm", True))
         row.note = raw.get("note")
@@ -72,19 +56,12 @@ def _load_municipalities(session: Session, items: list[dict[str, Any]], report: 
 
 def _load_offices(session: Session, items: list[dict[str, Any]], report: SeedReport) -> None:
     for raw in items:
-        digest = _hash(raw)
+        digest = seed_hash(raw)
         row = session.get(Office, raw["id"])
-        if row is not None and row.origin == STAFF:
-            report.kept_staff_edits += 1
-            continue
-        if row is not None and row.seed_hash == digest:
-            report.unchanged += 1
+        if reload_skips(row, digest, report):
             continue
         if row is None:
             row = Office(id=raw["id"], name=raw["name"], address=raw["address"], municipality="")
-            report.created += 1
-        else:
-            report.updated += 1
         row.name, row.address = raw["name"], raw["address"]
         row.municipality = raw["municipality"]
         row.serves = [str(m) for m in raw.get("serves", [])]
@@ -128,24 +105,17 @@ def _load_case_managers(
 ) -> None:
     for raw in items:
         cm_id = raw["id"]
-        digest = _hash(raw)
+        digest = seed_hash(raw)
         try:
             hours = _hours_rows(cm_id, raw, known_offices)
         except (KeyError, ValueError) as exc:
             report.errors.append(f"offices.yml:{cm_id}: {exc}")
             continue
         row = session.get(CaseManager, cm_id)
-        if row is not None and row.origin == STAFF:
-            report.kept_staff_edits += 1
-            continue
-        if row is not None and row.seed_hash == digest:
-            report.unchanged += 1
+        if reload_skips(row, digest, report):
             continue
         if row is None:
             row = CaseManager(id=cm_id, name=raw["name"])
-            report.created += 1
-        else:
-            report.updated += 1
         row.name = raw["name"]
         row.languages = [str(lang) for lang in raw.get("languages", [])]
         row.topics = [str(t) for t in raw.get("topics", [])]
@@ -169,8 +139,6 @@ def load_calendar_seed(
 
     Counts go into ``report`` (a ``storage.seed.SeedReport``; a new one if None), which is returned.
     """
-    from storage.seed import SeedReport  # here: storage.seed may call this loader
-
     report = report if report is not None else SeedReport()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     _load_municipalities(session, data.get("municipalities", []), report)
