@@ -1,0 +1,80 @@
+"""The NLU training data: every intent in every language, and the held-out sets stay held out."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.settings import ROOT
+
+TRAIN = ROOT / "nlu" / "data" / "nlu"
+HELD_OUT = ROOT / "nlu" / "tests" / "nlu"
+LANGS = ["de", "en", "fr", "tr", "ar", "fa", "uk", "ru"]
+# Intents that only buttons send; they have no typed examples on purpose.
+BUTTON_ONLY = {"choose_faq", "choose_booking", "stop_booking", "join_waitlist"}
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
+
+
+def normalise(text: str) -> str:
+    text = _ANNOTATION.sub(r"\1", text).lower()
+    text = re.sub(r"[^\w\s]", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def examples(path: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
+        if "intent" not in block:
+            continue
+        for line in block["examples"].splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                out[block["intent"]].append(line[2:].strip())
+    return out
+
+
+def training(lang: str) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = defaultdict(list)
+    for path in sorted((TRAIN / lang).glob("*.yml")):
+        for intent, texts in examples(path).items():
+            merged[intent].extend(texts)
+    return merged
+
+
+def domain_intents() -> set[str]:
+    intents: set[str] = set()
+    for path in (ROOT / "nlu" / "domain").glob("*.yml"):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("intents", []) or []:
+            intents.add(item if isinstance(item, str) else next(iter(item)))
+    return intents
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_typed_intent_has_varied_examples_in_every_language(lang: str):
+    data = training(lang)
+    for intent in sorted(domain_intents() - BUTTON_ONLY):
+        texts = data.get(intent, [])
+        assert len(texts) >= 30, f"{lang}/{intent}: only {len(texts)} examples"
+        assert len({normalise(t) for t in texts}) == len(texts), f"{lang}/{intent}: duplicates"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_held_out_examples_are_never_trained_on(lang: str):
+    held_out = {normalise(t) for texts in examples(HELD_OUT / f"{lang}.yml").values() for t in texts}
+    trained = {normalise(t) for texts in training(lang).values() for t in texts}
+    assert len(held_out) >= 100
+    assert not held_out & trained, sorted(held_out & trained)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_one_example_means_one_intent(lang: str):
+    owner: dict[str, str] = {}
+    for intent, texts in training(lang).items():
+        for text in texts:
+            key = normalise(text)
+            first = owner.setdefault(key, intent)
+            assert first == intent, f"{lang}: {text!r} is labelled {first} and {intent}"
