@@ -1,8 +1,9 @@
 """Intent accuracy and macro F1 per language on held-out examples the model never saw.
 
-The held-out sets are ``nlu/tests/nlu/<lang>.yml``. Targets (issue 3): 0.90 for German and English,
-0.85 for the other languages; the run prints the gap. The assertion is a regression floor a little
-below what the current data reaches, so a change that makes understanding worse fails the build.
+The held-out sets are ``nlu/tests/nlu/<lang>.yml`` (tests/unit/test_nlu_data.py checks that no held-out
+example is in the training data). Targets (issue 3): 0.90 for German and English, 0.85 for the other
+languages, for accuracy and for macro F1. A message the model is unsure about counts as wrong
+(``nlu_fallback``), even though the bot then offers content matches as buttons.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ pytestmark = pytest.mark.e2e
 HELD_OUT = ROOT / "nlu" / "tests" / "nlu"
 TARGETS = {"de": 0.90, "en": 0.90}
 DEFAULT_TARGET = 0.85
-# Measured with the current training data (accuracy): de .915, en .863, tr .855, fa .846, ru .812,
-# ar .795, fr .795, uk .769. Floors sit ~0.03 below.
-FLOORS = {"de": 0.88, "en": 0.83, "tr": 0.82, "fa": 0.81, "ru": 0.78, "ar": 0.76, "fr": 0.76, "uk": 0.73}
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
@@ -81,9 +79,33 @@ def test_held_out_intent_accuracy(stack: Stack, lang: str):
     for text, gold, pred in errors[:12]:
         print(f"  {gold:>24} -> {pred:<24} {text}")
     target = TARGETS.get(lang, DEFAULT_TARGET)
-    print(
-        f"  target {target:.2f}: {'met' if accuracy >= target else f'missed by {target - accuracy:.3f}'}"
+    assert accuracy >= target, f"{lang}: accuracy {accuracy:.3f} is below the target {target}"
+    assert f1 >= target, f"{lang}: macro F1 {f1:.3f} is below the target {target}"
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "value"),
+    [
+        ("kita anmeldung in Troisdorf", "municipality", "troisdorf"),
+        ("wohnung in st. augustin gesucht", "municipality", "sankt-augustin"),
+        ("Integrationskurs in Much", "municipality", "much"),
+        ("bitte termin kl-7f3a absagen", "reference", "kl-7f3a"),
+        ("cancel KL-X2P9 please", "reference", "KL-X2P9"),
+    ],
+)
+def test_entities_from_lookup_and_regex(stack: Stack, text: str, entity: str, value: str):
+    resp = httpx.post(
+        f"http://127.0.0.1:{stack.settings.rasa_port}/model/parse", json={"text": text}, timeout=30
     )
-    floor = FLOORS[lang]
-    assert accuracy >= floor, f"{lang}: accuracy {accuracy:.3f} fell below the floor {floor}"
-    assert f1 >= floor, f"{lang}: macro F1 {f1:.3f} fell below the floor {floor}"
+    found = [(e["entity"], e["value"]) for e in resp.json()["entities"]]
+    assert found == [(entity, value)]
+
+
+def test_english_much_is_not_the_town_much(stack: Stack):
+    resp = httpx.post(
+        f"http://127.0.0.1:{stack.settings.rasa_port}/model/parse",
+        json={"text": "how much does the kita cost"},
+        timeout=30,
+    )
+    assert resp.json()["entities"] == []
+    assert resp.json()["intent"]["name"] == "ask_kita"
