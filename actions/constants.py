@@ -7,6 +7,7 @@ SLOT_MUNICIPALITY = "municipality"
 SLOT_FALLBACK_COUNT = "fallback_count"
 ENTITY_FAQ_ID = "faq_id"
 ENTITY_MUNICIPALITY = "municipality"
+ENTITY_CHILD_AGE = "child_age"
 
 TOPIC_INTENTS = {f"ask_{t}": t for t in TOPICS}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -11,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import ServiceAction
 from actions.constants import (
+    ENTITY_CHILD_AGE,
     ENTITY_FAQ_ID,
     ENTITY_MUNICIPALITY,
     SLOT_FALLBACK_COUNT,
@@ -29,6 +31,31 @@ MIN_SCORE_IN_TOPIC = 0.05
 # When the content clearly points to another topic than the classifier (see _second_opinion).
 SECOND_OPINION_MIN = 0.2
 SECOND_OPINION_RATIO = 2.0
+
+
+# Children start school in NRW at 6; below that Kita is the matter, from 7 on school. At exactly 6 either
+# can be right, so the classifier's choice stands.
+KITA_BEFORE_AGE = 6
+SCHOOL_FROM_AGE = 7
+_DIGITS = re.compile(r"\d{1,2}")
+
+
+def child_age(tracker: Tracker) -> int | None:
+    """The child's age if the message states exactly one ("mein sohn ist 3 jahre", "ابني عمره ٤")."""
+    values = {str(v) for v in tracker.get_latest_entity_values(ENTITY_CHILD_AGE)}
+    ages = {int(m.group(0)) for v in values if (m := _DIGITS.search(v))}
+    return ages.pop() if len(ages) == 1 else None
+
+
+def topic_by_age(topic: str, age: int | None) -> str:
+    """Kita and school questions are easily confused; a stated age decides between the two."""
+    if age is None or topic not in ("kita", "school"):
+        return topic
+    if age < KITA_BEFORE_AGE:
+        return "kita"
+    if age >= SCHOOL_FROM_AGE:
+        return "school"
+    return topic
 
 
 class ActionAnswerFaq(ServiceAction):
@@ -91,7 +118,7 @@ class ActionAnswerFaq(ServiceAction):
             if topic is None:
                 dispatcher.utter_message(response="utter_fallback")
                 return events
-            topic = self._second_opinion(tracker, topic, municipality)
+            topic = topic_by_age(self._second_opinion(tracker, topic, municipality), child_age(tracker))
             hits = self.services.index.search(
                 self.user_text(tracker),
                 topic=topic,

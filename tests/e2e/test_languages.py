@@ -67,3 +67,16 @@ def test_answers_in_every_language(stack: Stack, lang: str):
         assert answer["meta"].get("topic") == topic, (question, answer["meta"])
         assert answer["meta"]["language"] == expected_language
         assert answer["meta"]["translation"] in ({"source"} if lang == "de" else {"reviewed", "draft"})
+
+
+def test_a_childs_age_decides_between_kita_and_school(stack: Stack):
+    sender = f"web-age-{uuid.uuid4()}"
+    [answer] = stack.chat(
+        sender,
+        text="meine tochter ist 3 jahre alt, muss sie in die schule?",
+        consent=True,
+        language="de",
+    )
+    assert answer["meta"].get("topic") == "kita"
+    [answer] = stack.chat(sender, text="my son is 9 years old, how do we get a place?")
+    assert answer["meta"].get("topic") == "school"

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from actions.fallback import ActionFallback
-from actions.faq import ActionAnswerFaq
+from actions.faq import ActionAnswerFaq, child_age, topic_by_age
 from actions.handoff import ActionEmergency, ActionRequestHuman
 from actions.services import ActionServices, build_action_services
 from storage import people
@@ -174,3 +174,45 @@ async def test_emergency_shows_numbers_and_hands_off(services, person, seeded):
     with session_scope(seeded) as s:
         [req] = s.exec(select(HandoffRequest)).all()
         assert req.reason == "sensitive"
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "age_text", "topic"),
+    [
+        ("ask_school", "meine tochter ist 3 jahre welche schule", "3 jahre", "kita"),
+        ("ask_kita", "oğlum 8 yaşında kreş", "8 yaşında", "school"),
+        ("ask_kita", "ابني عمره ٤ روضة", "عمره ٤", "kita"),
+        ("ask_school", "my son is 6 years, school?", "6 years", "school"),
+        (
+            "ask_naturalisation",
+            "ich lebe seit 3 jahren hier, einbürgerung?",
+            "3 jahren",
+            "naturalisation",
+        ),
+    ],
+)
+async def test_a_stated_child_age_decides_between_kita_and_school(
+    services, person, intent, text, age_text, topic
+):
+    d = CollectingDispatcher()
+    events = await ActionAnswerFaq(services).run(
+        d,
+        make_tracker(person.id, intent, text, entities=[{"entity": "child_age", "value": age_text}]),
+        {},
+    )
+    assert events[-1] == SlotSet("topic", topic)
+    assert d.messages[0]["response"] == "utter_faq_answer"
+
+
+def test_two_different_ages_decide_nothing():
+    tracker = make_tracker(
+        "p",
+        "ask_school",
+        "3 jahre und 9 jahre",
+        entities=[
+            {"entity": "child_age", "value": "3 jahre"},
+            {"entity": "child_age", "value": "9 jahre"},
+        ],
+    )
+    assert child_age(tracker) is None
+    assert topic_by_age("school", None) == "school"
