@@ -129,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=["retrain"],
         help="retrain from nlu/ and swap the model into the running Rasa server",
     )
+    from bot import content_cli
     from scheduler import appointments_cli
     from translations import models_cli
 
     models_cli.register(sub)
     appointments_cli.register(sub)
+    content_cli.register(sub)
     args = parser.parse_args(argv)
     settings = Settings()
     _setup_logging(settings.log_level)
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": lambda a, s: models_cli.run(a, database_url=s.database_url),
         "appointments": lambda a, s: appointments_cli.run(a, s),
         "calendar": lambda a, s: appointments_cli.run(a, s),
+        "content": lambda a, s: content_cli.run(a, s),
     }
     return handlers[args.command](args, settings)
 
