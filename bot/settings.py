@@ -29,9 +29,10 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     rasa_url: str = "http://127.0.0.1:5005"
-    # Generous: Rasa 3.6 loads a swapped-in model on its event loop, so requests wait ~20-30 s then.
-    # An unreachable Rasa fails at once (connection refused) and the message is kept for later.
-    rasa_timeout_seconds: float = 60.0
+    # A parse takes well under a second and a model swap blocks Rasa for about half a second (the
+    # logistic-regression model loads at once). A Rasa that hangs longer than this, or is unreachable
+    # (connection refused, at once), gets the message kept and answered later.
+    rasa_timeout_seconds: float = 30.0
     action_port: int = 5055
     rasa_port: int = 5005
     model_path: Path = ROOT / "var" / "models" / "lotse.tar.gz"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 import uuid
 
 import httpx
@@ -23,20 +24,27 @@ def test_swap_keeps_answering_and_reports_the_new_model(stack: Stack, tmp_path):
     sender = f"web-{uuid.uuid4()}"
     stack.chat(sender, text="hallo", consent=True, language="de")
     answers: list[str] = []
+    waits: list[float] = []
     stop = threading.Event()
 
     def keep_asking() -> None:
         while not stop.is_set():
+            started = time.perf_counter()
             [reply] = stack.chat(sender, text="Was kostet die Einbürgerung?")
+            waits.append(time.perf_counter() - started)
             answers.append(reply["meta"].get("topic") or reply["meta"]["response"])
 
     asker = threading.Thread(target=keep_asking)
     asker.start()
+    started = time.perf_counter()
     try:
         swap(rasa_url, new_model)
     finally:
+        swap_seconds = time.perf_counter() - started
         stop.set()
         asker.join()
+    # Reported, not asserted (timings belong to bench/): how long answers waited during the swap.
+    print(f"\nswap took {swap_seconds:.1f} s; {len(waits)} answers, longest wait {max(waits):.1f} s")
     assert httpx.get(f"{rasa_url}/status").json()["model_file"].endswith("lotse-new.tar.gz")
     assert answers and set(answers) == {"naturalisation"}, answers  # never "kept for later"
 
