@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import ServiceAction
+from actions.constants import TOPIC_INTENTS
 from actions.services import get_services
 from storage import appointments, calendar
 from storage.db import session_scope, utcnow
@@ -76,6 +77,16 @@ class ValidateBookingForm(FormValidationAction):
         return "validate_booking_form"
 
     # --- typed answers ----------------------------------------------------------------------
+
+    async def extract_booking_topic(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A typed matter ("Einbürgerung", "kita") is the topic the classifier recognised."""
+        if tracker.get_slot("requested_slot") != "booking_topic" or not _text(tracker):
+            return {}
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        topic = TOPIC_INTENTS.get(str(intent))
+        return {"booking_topic": topic} if topic else {}
 
     async def extract_booking_people(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -240,3 +240,29 @@ async def test_waiting_list_is_told_when_a_time_is_free(stack: Stack, stack_db: 
     with session_scope(stack_db) as s:
         entry = s.exec(select(WaitlistEntry).where(WaitlistEntry.person_id == person.id)).one()
         assert entry.status != "waiting"
+
+
+def test_a_question_in_the_middle_of_booking_is_answered_and_the_form_goes_on(stack: Stack):
+    sender = f"web-de-{uuid.uuid4()}"
+    out = stack.chat(sender, text="Ich möchte einen Termin", consent=True, language="de")
+    assert out[-1]["meta"]["response"] == "utter_ask_booking_topic"
+    out = stack.chat(sender, payload="b:t:naturalisation")
+    assert out[-1]["meta"]["response"] == "utter_ask_booking_place"
+    out = stack.chat(sender, text="Was kostet die Einbürgerung?")
+    responses = [m["meta"]["response"] for m in out]
+    assert responses[0] == "utter_faq_answer" and out[0]["meta"]["topic"] == "naturalisation", out
+    assert responses[-1] == "utter_ask_booking_place", responses
+    assert "b:p:troisdorf" in payloads(out[-1])
+    # The form goes on where it was.
+    out = stack.chat(sender, payload="b:p:troisdorf")
+    assert out[-1]["meta"]["response"] == "utter_ask_booking_slot"
+
+
+def test_the_matter_can_be_typed(stack: Stack):
+    sender = f"web-en-{uuid.uuid4()}"
+    out = stack.chat(sender, text="I need an appointment", consent=True, language="en")
+    assert out[-1]["meta"]["response"] == "utter_ask_booking_topic"
+    out = stack.chat(sender, text="naturalisation")
+    assert [m["meta"]["response"] for m in out] == ["utter_ask_booking_place"], out
+    out = stack.chat(sender, text="Troisdorf")
+    assert out[-1]["meta"]["response"] == "utter_ask_booking_slot"
