@@ -32,6 +32,11 @@ class ActionRequestHuman(ServiceAction):
         return [SlotSet(SLOT_FALLBACK_COUNT, 0.0)]
 
 
+# Below this confidence a predicted emergency is asked about instead of handed off. The safety net's
+# phrases and the "yes" button arrive as /emergency, with confidence 1.
+EMERGENCY_CERTAIN = 0.6
+
+
 class ActionEmergency(ServiceAction):
     """Danger or crisis: emergency numbers first, then a person."""
 
@@ -41,6 +46,13 @@ class ActionEmergency(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+        if confidence < EMERGENCY_CERTAIN:
+            # The classifier only suspects danger ("Jobcenter stopped my money" can look like it).
+            # The numbers come at once; the conversation is paused for a person only if they say yes.
+            dispatcher.utter_message(response="utter_emergency_check")
+            logger.warning("possible emergency (confidence %.2f): asked", confidence)
+            return [SlotSet(SLOT_FALLBACK_COUNT, 0.0)]
         dispatcher.utter_message(response="utter_emergency")
         with session_scope(self.services.engine) as s:
             req, _ = open_handoff(session=s, person_id=tracker.sender_id, reason="sensitive")

@@ -183,6 +183,8 @@ class ResponseBuilder:
             )
         elif name in ("utter_fallback_offer_human", "utter_book_appointment"):
             buttons = self.yes_no(language, "i:affirm", "i:deny")
+        elif name == "utter_emergency_check":
+            buttons = self.yes_no(language, "i:emergency", "i:deny")
         elif name == "utter_ask_language":
             buttons = self.language_buttons("lang")
         variables = {k: v for k, v in args.items() if isinstance(v, str | int | float)}

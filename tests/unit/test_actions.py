@@ -16,9 +16,11 @@ from actions.fallback import ActionFallback
 from actions.faq import ActionAnswerFaq, child_age, topic_by_age
 from actions.handoff import ActionEmergency, ActionRequestHuman
 from actions.services import ActionServices, build_action_services
+from bot.responses import ResponseBuilder
 from storage import people
 from storage.db import session_scope
 from storage.models import FaqEntry, HandoffRequest, Person, UnansweredQuestion
+from translations.render import Renderer
 
 
 def make_tracker(
@@ -29,12 +31,13 @@ def make_tracker(
     entities: list[dict[str, Any]] | None = None,
     slots: dict[str, Any] | None = None,
     lang: str = "de",
+    confidence: float = 0.93,
 ) -> Tracker:
     return Tracker(
         sender_id=person_id,
         slots=slots or {},
         latest_message={
-            "intent": {"name": intent, "confidence": 0.93},
+            "intent": {"name": intent, "confidence": confidence},
             "entities": entities or [],
             "text": text,
             "metadata": {"language": lang},
@@ -174,6 +177,27 @@ async def test_emergency_shows_numbers_and_hands_off(services, person, seeded):
     with session_scope(seeded) as s:
         [req] = s.exec(select(HandoffRequest)).all()
         assert req.reason == "sensitive"
+
+
+async def test_a_suspected_emergency_asks_before_pausing_the_conversation(services, person, seeded):
+    d = CollectingDispatcher()
+    tracker = make_tracker(person.id, "emergency", "jobcenter hat mein geld gestoppt", confidence=0.41)
+    await ActionEmergency(services).run(d, tracker, {})
+    assert [m["response"] for m in d.messages] == ["utter_emergency_check"]
+    with session_scope(seeded) as s:
+        assert s.exec(select(HandoffRequest)).all() == []
+        p = s.get(Person, person.id)
+        assert p is not None and not p.paused
+
+
+@pytest.mark.parametrize("lang", ["de", "en", "ar", "uk", "ru", "tr", "fa"])
+def test_the_emergency_check_gives_the_numbers_and_asks(sqlite_seeded: Engine, lang: str):
+    builder = ResponseBuilder(sqlite_seeded, Renderer(sqlite_seeded, None, {}))
+    msg = builder.build("utter_emergency_check", lang, {})
+    assert "110" in msg.text and "112" in msg.text
+    assert msg.meta["language"] == lang
+    # "Yes" is the full emergency path (numbers, helplines, a person); "no" goes on as usual.
+    assert [b.payload for b in msg.buttons] == ["i:emergency", "i:deny"]
 
 
 @pytest.mark.parametrize(
