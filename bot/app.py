@@ -80,6 +80,11 @@ def build_app(services: Services) -> FastAPI:
             scheduler, "retention", lambda: asyncio.to_thread(purge_expired, services), 6 * 3600
         )
         add_interval_job(scheduler, "waitlist", lambda: notify_waitlist(services), 300)
+        if settings.telegram_bot_token is not None:
+            from bot.telegram import deliver_outbox
+
+            # Case managers' replies wait in the outbox; the web chat fetches its own.
+            add_interval_job(scheduler, "outbox", lambda: deliver_outbox(services), 3)
         scheduler.start()
         telegram = None
         if settings.telegram_bot_token is not None:

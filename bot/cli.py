@@ -68,9 +68,47 @@ def cmd_handoff(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     try:
+        if args.action in ("show", "reply"):
+            return _handoff_desk(args, engine, settings)
         return _handoff(args, engine)
     finally:
         engine.dispose()
+
+
+def _handoff_desk(args: argparse.Namespace, engine: Engine, settings: Settings) -> int:
+    from bot import handoff_desk
+    from translations.factory import build_translator
+    from translations.render import Renderer
+
+    translator = build_translator(engine)
+    try:
+        if args.action == "show":
+            conv = handoff_desk.conversation(engine, translator, args.id, staff=args.by)
+            print(f"hand-off {args.id} ({conv.handoff.reason}), language: {conv.language}")
+            for line in conv.lines:
+                print(f"{line.at:%Y-%m-%d %H:%M}  {line.speaker:<6} {line.text}")
+                if line.german is not None:
+                    print(f"{'':16}  {'':<6} [de, machine] {line.german}")
+            return 0
+        renderer = Renderer(engine, translator, settings.message_variables())
+        result = handoff_desk.reply(
+            engine,
+            translator,
+            renderer,
+            args.id,
+            staff=args.by,
+            text=args.text,
+            written_in=args.written_in,
+        )
+    except handoff_desk.HandoffNotOpen as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"sent ({result.language}, {result.translation}):\n{result.text}")
+    if result.back_translation is not None:
+        print(f"back-translation, to check the meaning:\n{result.back_translation}")
+    elif result.translation == "untranslated":
+        print("no translation model for this language: the reply was sent in German")
+    return 0
 
 
 def _handoff(args: argparse.Namespace, engine: Engine) -> int:
@@ -123,6 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     rel = ho_sub.add_parser("release", help="give a conversation back to the bot")
     rel.add_argument("id", type=int)
     rel.add_argument("--by", default="staff")
+    show = ho_sub.add_parser("show", help="the conversation, the person's messages also in German")
+    show.add_argument("id", type=int)
+    show.add_argument("--by", required=True, help="who reads it (logged)")
+    reply = ho_sub.add_parser("reply", help="answer the person, machine translated into their language")
+    reply.add_argument("id", type=int)
+    reply.add_argument("text")
+    reply.add_argument("--by", required=True, help="who answers (logged)")
+    reply.add_argument(
+        "--written-in", default="de", help="language of TEXT (default de; their language: sent as is)"
+    )
     nlu = sub.add_parser("nlu", help="language understanding")
     nlu.add_argument(
         "action",

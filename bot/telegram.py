@@ -62,6 +62,53 @@ async def send(app_bot: Bot, chat_id: int, messages: list[OutMessage]) -> None:
             await app_bot.send_message(chat_id=chat_id, text=piece, reply_markup=markup)
 
 
+async def deliver_outbox(services: Services) -> int:
+    """Send what waits in the outbox for Telegram (a case manager's reply); returns how many were sent.
+
+    A message that Telegram refuses for good (the person blocked the bot) is marked with the reason and
+    not tried again; a network error leaves it for the next run.
+    """
+    from telegram.error import NetworkError, RetryAfter
+
+    from storage import conversations, people
+    from storage.db import session_scope
+
+    bot = services.telegram_bot
+    if bot is None:
+        return 0
+
+    def load() -> list[tuple[int, str, str | None]]:
+        with session_scope(services.engine) as s:
+            rows = conversations.undelivered(session=s, channel="telegram")
+            out = []
+            for row in rows:
+                person = people.get_person(session=s, person_id=row.person_id)
+                assert row.id is not None
+                out.append((row.id, row.text, person.external_id if person else None))
+            return out
+
+    def mark(message_id: int, failure: str | None = None) -> None:
+        with session_scope(services.engine) as s:
+            conversations.mark_delivered(session=s, message_id=message_id, failure=failure)
+
+    sent = 0
+    for message_id, text, chat in await asyncio.to_thread(load):
+        if chat is None:
+            await asyncio.to_thread(mark, message_id, "person erased")
+            continue
+        try:
+            await send(bot, int(chat), [OutMessage(text, [], {})])
+        except (RetryAfter, NetworkError):
+            break  # try again on the next run, in order
+        except TelegramError as exc:
+            logger.warning("outbox message %s not delivered: %s", message_id, exc)
+            await asyncio.to_thread(mark, message_id, str(exc))
+            continue
+        await asyncio.to_thread(mark, message_id)
+        sent += 1
+    return sent
+
+
 def build_telegram(services: Services) -> Application:
     settings = services.settings
     assert settings.telegram_bot_token is not None

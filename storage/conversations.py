@@ -112,13 +112,40 @@ def take_undelivered(*, session: Session, person_id: str) -> Sequence[OutboundMe
     return rows
 
 
+def undelivered(*, session: Session, channel: str, limit: int = 100) -> Sequence[OutboundMessage]:
+    """Messages waiting to be sent on a channel (e.g. a case manager's reply on Telegram)."""
+    return session.exec(
+        select(OutboundMessage)
+        .where(OutboundMessage.channel == channel, col(OutboundMessage.delivered_at).is_(None))
+        .order_by(col(OutboundMessage.id))
+        .limit(limit)
+    ).all()
+
+
+def mark_delivered(*, session: Session, message_id: int, failure: str | None = None) -> None:
+    row = session.get(OutboundMessage, message_id)
+    if row is None:
+        return
+    row.delivered_at = utcnow()
+    if failure:
+        row.meta = {**row.meta, "failed": failure[:200]}
+    session.add(row)
+
+
 def transcript(*, session: Session, person_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The conversation so far, oldest first (what a case manager sees on hand-off)."""
     ins = session.exec(select(InboundMessage).where(InboundMessage.person_id == person_id)).all()
     outs = session.exec(select(OutboundMessage).where(OutboundMessage.person_id == person_id)).all()
     items: list[dict[str, Any]] = [
         {"at": m.received_at, "from": "person", "text": m.text or m.payload or ""} for m in ins
-    ] + [{"at": m.created_at, "from": "bot", "text": m.text} for m in outs]
+    ] + [
+        {
+            "at": m.created_at,
+            "from": "staff" if m.meta.get("response") == "staff_reply" else "bot",
+            "text": m.text,
+        }
+        for m in outs
+    ]
     items.sort(key=lambda i: i["at"])
     return items[-limit:]
 

@@ -6,10 +6,16 @@ import itertools
 import time
 
 import pytest
+from sqlalchemy.engine import Engine
 
+from bot import handoff_desk
+from storage import conversations, people
+from storage.db import session_scope
+from storage.handoff import open_handoffs
 from storage.seed import TOPICS
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.stack import Stack
+from translations.engine import NullTranslator
 from translations.render import Renderer
 
 pytestmark = pytest.mark.e2e
@@ -100,3 +106,31 @@ def test_stickers_and_unknown_commands(stack: Stack, texts: Renderer):
     assert tg.wait_sent(chat, 5)[-1]["text"] == texts.text("unsupported_content", "en")
     tg.send_text(chat, "/whatever", language="en")
     assert tg.wait_sent(chat, 6)[-1]["text"] == texts.text("unknown_command", "en")
+
+
+def test_a_case_managers_reply_reaches_the_person_on_telegram(
+    stack: Stack, stack_db: Engine, texts: Renderer
+):
+    tg, chat = stack.telegram, next(_chat_ids)
+    tg.send_text(chat, "/start", language="en")
+    [notice] = tg.wait_sent(chat, 1)
+    tg.press(chat, "c:y:en", notice["message_id"], language="en")
+    prompt = tg.wait_sent(chat, 2)[-1]
+    tg.press(chat, "lang:en", prompt["message_id"], language="en")
+    tg.wait_sent(chat, 4)
+    tg.send_text(chat, "I would like to talk to a human", language="en")
+    assert tg.wait_sent(chat, 5)[-1]["text"] == texts.text("utter_handoff_created", "en")
+    with session_scope(stack_db) as s:
+        person = people.find_person(session=s, channel="telegram", external_id=str(chat))
+        assert person is not None
+        [req] = [h for h in open_handoffs(session=s) if h.person_id == person.id]
+        assert req.id is not None
+        handoff_id = req.id
+    reply = "Hello, this is Anna from case management. I will call you tomorrow."
+    handoff_desk.reply(
+        stack_db, NullTranslator(), texts, handoff_id, staff="a.schmidt", text=reply, written_in="en"
+    )
+    # The app's outbox job sends it within seconds; it is then marked delivered.
+    assert tg.wait_sent(chat, 6)[-1]["text"] == reply
+    with session_scope(stack_db) as s:
+        assert not conversations.undelivered(session=s, channel="telegram")

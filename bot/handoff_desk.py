@@ -1,0 +1,141 @@
+"""The case manager's side of a hand-off: read the conversation in German, answer in their language.
+
+* ``conversation`` — the transcript; the person's messages with a German machine translation beside
+  the original when a model is installed. Every access is logged with the staff member's name.
+* ``reply`` — a German reply is machine translated into the person's language (marked as such to the
+  person) and back-translated, so the case manager can check the meaning; a reply already written in the
+  person's language is sent as it is. The message goes into the outbox: the web chat fetches it, the
+  app's outbox job sends it on Telegram.
+
+Until the staff console exists, ``lotse handoff show|reply`` (bot/cli.py) are the way in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from storage import conversations, people
+from storage.content import MASTER_LANGUAGE
+from storage.db import session_scope
+from storage.models import HandoffRequest, HandoffStatus, Person
+from translations.engine import TranslationUnavailable, Translator
+from translations.render import Renderer
+
+logger = logging.getLogger(__name__)
+STAFF_REPLY = "staff_reply"
+
+
+class HandoffNotOpen(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Line:
+    at: datetime
+    speaker: str  # person | bot | staff
+    text: str
+    german: str | None  # machine translation of the person's message, when there is one
+
+
+@dataclass(frozen=True)
+class Conversation:
+    handoff: HandoffRequest
+    language: str
+    lines: list[Line]
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str  # what the person gets
+    language: str
+    translation: str  # "staff" (written in their language), "machine", or "untranslated" (German)
+    back_translation: str | None
+
+
+def _translate(translator: Translator, text: str, source: str, target: str) -> str | None:
+    if source == target or not text or not translator.supports(source, target):
+        return None
+    try:
+        return translator.translate(text, source, target)
+    except TranslationUnavailable:
+        return None
+
+
+def _load(engine: Engine, handoff_id: int) -> tuple[HandoffRequest, Person]:
+    with session_scope(engine) as s:
+        req = s.get(HandoffRequest, handoff_id)
+        person = people.get_person(session=s, person_id=req.person_id) if req else None
+        if req is None or person is None or req.status == HandoffStatus.CLOSED:
+            raise HandoffNotOpen(f"hand-off {handoff_id} is not open")
+        s.expunge(req)
+        s.expunge(person)
+        return req, person
+
+
+def conversation(
+    engine: Engine, translator: Translator, handoff_id: int, *, staff: str, limit: int = 50
+) -> Conversation:
+    """The conversation of an open hand-off, the person's messages also in German where possible."""
+    req, person = _load(engine, handoff_id)
+    language = person.language or MASTER_LANGUAGE
+    logger.warning("staff %s read the conversation of hand-off %s", staff, handoff_id)  # audit trail
+    with session_scope(engine) as s:
+        items = conversations.transcript(session=s, person_id=person.id, limit=limit)
+    lines = []
+    for item in items:
+        speaker = str(item["from"])
+        text = str(item["text"])
+        german = _translate(translator, text, language, MASTER_LANGUAGE) if speaker == "person" else None
+        lines.append(Line(item["at"], speaker, text, german))
+    return Conversation(req, language, lines)
+
+
+def reply(
+    engine: Engine,
+    translator: Translator,
+    renderer: Renderer,
+    handoff_id: int,
+    *,
+    staff: str,
+    text: str,
+    written_in: str = MASTER_LANGUAGE,
+) -> Reply:
+    """Send a case manager's reply to the person of an open hand-off, in the person's language."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty reply")
+    req, person = _load(engine, handoff_id)
+    language = person.language or MASTER_LANGUAGE
+    back: str | None = None
+    if written_in == language:
+        sent, status = text, "staff"
+    elif (translated := _translate(translator, text, written_in, language)) is not None:
+        sent, status = translated, "machine"
+        back = _translate(translator, translated, language, written_in)
+        note = renderer.message("faq_note_machine", language).text
+        sent = f"{sent}\n\n{note}"
+    else:
+        sent, status, language = text, "untranslated", written_in
+    meta: dict[str, Any] = {
+        "response": STAFF_REPLY,
+        "language": language,
+        "translation": status,
+        "handoff": req.id,
+    }
+    with session_scope(engine) as s:
+        conversations.store_outbound(
+            session=s,
+            person_id=person.id,
+            channel=person.channel,
+            text=sent,
+            buttons=[],
+            meta=meta,
+            delivered=False,
+        )
+    logger.warning("staff %s replied in hand-off %s (%s, %s)", staff, handoff_id, language, status)
+    return Reply(sent, language, status, back)
