@@ -37,13 +37,43 @@ SECOND_OPINION_RATIO = 2.0
 # can be right, so the classifier's choice stands.
 KITA_BEFORE_AGE = 6
 SCHOOL_FROM_AGE = 7
+CHILD_MAX_AGE = 17
 _DIGITS = re.compile(r"\d{1,2}")
+_WORD = re.compile(r"\w+")
+# "seit 3 Jahren", "for 2 years", "3 years ago", "il y a 2 ans", "منذ 3 سنوات": a duration, not an age.
+_DURATION_BEFORE = {
+    "seit", "since", "for", "vor", "in", "depuis", "pendant", "dans", "منذ", "صرلي", "از", "через",
+    "протягом", "за",
+}  # fmt: skip
+_DURATION_AFTER = {"ago", "her", "назад", "тому", "önce", "قبل", "پیش"}
+
+
+def _is_duration(text: str, start: int, end: int) -> bool:
+    before = _WORD.findall(text[:start].lower())[-2:]
+    after = _WORD.findall(text[end:].lower())[:1]
+    return bool(
+        (before and before[-1] in _DURATION_BEFORE)
+        or before == ["y", "a"]
+        or (after and after[0] in _DURATION_AFTER)
+    )
 
 
 def child_age(tracker: Tracker) -> int | None:
-    """The child's age if the message states exactly one ("mein sohn ist 3 jahre", "ابني عمره ٤")."""
-    values = {str(v) for v in tracker.get_latest_entity_values(ENTITY_CHILD_AGE)}
-    ages = {int(m.group(0)) for v in values if (m := _DIGITS.search(v))}
+    """The child's age if the message states exactly one ("mein sohn ist 3 jahre", "ابني عمره ٤").
+
+    Durations ("seit 3 Jahren") and adult ages (over 17) are not a child's age.
+    """
+    text = str(tracker.latest_message.get("text") or "")
+    ages = set()
+    for entity in tracker.latest_message.get("entities") or []:
+        if entity.get("entity") != ENTITY_CHILD_AGE:
+            continue
+        start, end = entity.get("start"), entity.get("end")
+        if isinstance(start, int) and isinstance(end, int) and _is_duration(text, start, end):
+            continue
+        match = _DIGITS.search(str(entity.get("value", "")))
+        if match and int(match.group(0)) <= CHILD_MAX_AGE:
+            ages.add(int(match.group(0)))
     return ages.pop() if len(ages) == 1 else None
 
 

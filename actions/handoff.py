@@ -46,8 +46,10 @@ class ActionEmergency(ServiceAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-        if confidence < EMERGENCY_CERTAIN:
+        intent = tracker.latest_message.get("intent") or {}
+        confidence = float(intent.get("confidence") or 0.0)
+        # A typed "yes" after the check (rule in nlu/data/rules/handoff.yml) is the person's answer.
+        if intent.get("name") == "emergency" and confidence < EMERGENCY_CERTAIN:
             # The classifier only suspects danger ("Jobcenter stopped my money" can look like it).
             # The numbers come at once; the conversation is paused for a person only if they say yes.
             dispatcher.utter_message(response="utter_emergency_check")

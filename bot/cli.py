@@ -98,9 +98,9 @@ def _handoff_desk(args: argparse.Namespace, engine: Engine, settings: Settings) 
             args.id,
             staff=args.by,
             text=args.text,
-            written_in=args.written_in,
+            written_in=args.written_in.strip().lower(),
         )
-    except handoff_desk.HandoffNotOpen as exc:
+    except (handoff_desk.HandoffNotOpen, ValueError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     print(f"sent ({result.language}, {result.translation}):\n{result.text}")

@@ -3,7 +3,8 @@
 * ``unanswered`` — questions nobody could answer (anonymised), most frequent first;
 * ``review`` — translations that are outdated, machine-made or drafts, with their ids;
 * ``show ID`` — one translation beside the current German master text;
-* ``approve ID --by NAME`` — record that a person who reads both languages checked it;
+* ``approve ID --by NAME --version N`` — a person who reads both languages checked it against version
+  N of the German master (refused if the master has changed since);
 * ``due`` — entries whose review date has come or that are flagged as possibly outdated.
 """
 
@@ -46,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ap = sub.add_parser("approve", help="mark a translation as reviewed against the current master")
     ap.add_argument("id", type=int)
     ap.add_argument("--by", required=True, help="who reviewed it (name or staff id)")
+    ap.add_argument(
+        "--version", type=int, required=True, help="the German master version you checked (see show)"
+    )
     sub.add_parser("due", help="entries whose review date has come, or flagged as possibly outdated")
 
 
@@ -83,7 +87,8 @@ def run(args: argparse.Namespace, settings: _Settings) -> int:
                         Translation.language == MASTER_LANGUAGE,
                     )
                 ).first()
-                _out(f"{row.owner_type}/{row.owner_key}  {row.field}")
+                version = editorial.master_version(s, row.owner_type, row.owner_key)
+                _out(f"{row.owner_type}/{row.owner_key}  {row.field}  (master version {version})")
                 _out(f"--- {MASTER_LANGUAGE} (master)")
                 _out(master.text if master else "(no German master)")
                 _out(f"--- {row.language} ({row.status}, translates version {row.source_version})")
@@ -92,9 +97,12 @@ def run(args: argparse.Namespace, settings: _Settings) -> int:
             if args.action == "approve":
                 try:
                     row = editorial.approve_translation(
-                        session=s, translation_id=args.id, reviewer=args.by
+                        session=s,
+                        translation_id=args.id,
+                        reviewer=args.by,
+                        master_version=args.version,
                     )
-                except editorial.NotFound as exc:
+                except (editorial.NotFound, editorial.MasterChanged) as exc:
                     _out(str(exc), err=True)
                     return 1
                 _out(

@@ -320,6 +320,8 @@ class Conversation:
             async with self._locks[f"{person.channel}:{person.external_id}"]:
                 lang = person.language or MASTER
                 rasa_text = self._payload_to_rasa(msg.payload) if msg.payload else msg.text
+                if not msg.payload and msg.text and is_emergency(msg.text):
+                    rasa_text = "/emergency"  # the safety net holds for kept messages too
                 if not rasa_text:
                     await asyncio.to_thread(self._set_status, msg.id, InboundStatus.FAILED)
                     continue

@@ -68,7 +68,7 @@ async def deliver_outbox(services: Services) -> int:
     A message that Telegram refuses for good (the person blocked the bot) is marked with the reason and
     not tried again; a network error leaves it for the next run.
     """
-    from telegram.error import NetworkError, RetryAfter
+    from telegram.error import NetworkError, RetryAfter, TimedOut
 
     from storage import conversations, people
     from storage.db import session_scope
@@ -79,7 +79,7 @@ async def deliver_outbox(services: Services) -> int:
 
     def load() -> list[tuple[int, str, str | None]]:
         with session_scope(services.engine) as s:
-            rows = conversations.undelivered(session=s, channel="telegram")
+            rows = conversations.undelivered_staff_replies(session=s, channel="telegram")
             out = []
             for row in rows:
                 person = people.get_person(session=s, person_id=row.person_id)
@@ -98,9 +98,18 @@ async def deliver_outbox(services: Services) -> int:
             continue
         try:
             await send(bot, int(chat), [OutMessage(text, [], {})])
+        except TimedOut:
+            # It may have arrived: never send it twice. Marked, so the case manager can check.
+            logger.warning("outbox message %s timed out; not sent again", message_id)
+            await asyncio.to_thread(mark, message_id, "timed out: may not have arrived")
+            continue
+        except BadRequest as exc:  # e.g. chat not found: permanent (BadRequest is a NetworkError)
+            logger.warning("outbox message %s refused: %s", message_id, exc)
+            await asyncio.to_thread(mark, message_id, str(exc))
+            continue
         except (RetryAfter, NetworkError):
-            break  # try again on the next run, in order
-        except TelegramError as exc:
+            break  # the request did not get through: try again on the next run, in order
+        except TelegramError as exc:  # e.g. Forbidden: the person blocked the bot
             logger.warning("outbox message %s not delivered: %s", message_id, exc)
             await asyncio.to_thread(mark, message_id, str(exc))
             continue

@@ -112,11 +112,17 @@ def take_undelivered(*, session: Session, person_id: str) -> Sequence[OutboundMe
     return rows
 
 
-def undelivered(*, session: Session, channel: str, limit: int = 100) -> Sequence[OutboundMessage]:
-    """Messages waiting to be sent on a channel (e.g. a case manager's reply on Telegram)."""
+def undelivered_staff_replies(
+    *, session: Session, channel: str, limit: int = 100
+) -> Sequence[OutboundMessage]:
+    """Case managers' replies waiting to be sent on a channel (the Telegram outbox), oldest first."""
     return session.exec(
         select(OutboundMessage)
-        .where(OutboundMessage.channel == channel, col(OutboundMessage.delivered_at).is_(None))
+        .where(
+            OutboundMessage.channel == channel,
+            col(OutboundMessage.delivered_at).is_(None),
+            OutboundMessage.meta["response"].as_string() == "staff_reply",
+        )
         .order_by(col(OutboundMessage.id))
         .limit(limit)
     ).all()
@@ -142,7 +148,7 @@ def transcript(*, session: Session, person_id: str, limit: int = 50) -> list[dic
         {
             "at": m.created_at,
             "from": "staff" if m.meta.get("response") == "staff_reply" else "bot",
-            "text": m.text,
+            "text": m.text + (f"  [not delivered: {m.meta['failed']}]" if m.meta.get("failed") else ""),
         }
         for m in outs
     ]

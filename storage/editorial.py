@@ -89,6 +89,10 @@ def _master_versions(session: Session) -> dict[tuple[str, str], int]:
     return versions
 
 
+def master_version(session: Session, owner_type: str, owner_key: str) -> int | None:
+    return _master_versions(session).get((owner_type, owner_key))
+
+
 REASON_ORDER = {"outdated": 0, "machine": 1, "draft": 2}
 
 
@@ -134,7 +138,7 @@ def entries_due(*, session: Session, today: date) -> Sequence[FaqEntry]:
             col(FaqEntry.needs_review)
             | (col(FaqEntry.review_due).is_not(None) & (col(FaqEntry.review_due) <= today))
         )
-        .order_by(col(FaqEntry.review_due), col(FaqEntry.key))
+        .order_by(col(FaqEntry.review_due).asc().nulls_last(), col(FaqEntry.key))
     ).all()
 
 
@@ -142,11 +146,18 @@ class NotFound(LookupError):
     pass
 
 
-def approve_translation(*, session: Session, translation_id: int, reviewer: str) -> Translation:
-    """A person who reads both languages checked this text against the current German master.
+class MasterChanged(ValueError):
+    pass
 
-    The text becomes ``reviewed`` for the master's current version and counts as a staff edit, so a
-    seed reload never overwrites it.
+
+def approve_translation(
+    *, session: Session, translation_id: int, reviewer: str, master_version: int
+) -> Translation:
+    """A person who reads both languages checked this text against version ``master_version`` of the
+    German master. If the master has changed since, nothing is approved (``MasterChanged``).
+
+    The text becomes ``reviewed`` for that version and counts as a staff edit, so a seed reload never
+    overwrites it.
     """
     row = session.get(Translation, translation_id)
     if row is None or row.status == TextStatus.SOURCE:
@@ -154,6 +165,11 @@ def approve_translation(*, session: Session, translation_id: int, reviewer: str)
     master = _master_versions(session).get((row.owner_type, row.owner_key))
     if master is None:
         raise NotFound(f"translation {translation_id} belongs to nothing active")
+    if master != master_version:
+        raise MasterChanged(
+            f"the German text is now version {master}, you checked version {master_version}: "
+            "show it again"
+        )
     row.status = TextStatus.REVIEWED
     row.reviewer = reviewer
     row.source_version = master

@@ -80,3 +80,6 @@ def test_a_childs_age_decides_between_kita_and_school(stack: Stack):
     assert answer["meta"].get("topic") == "kita"
     [answer] = stack.chat(sender, text="my son is 9 years old, how do we get a place?")
     assert answer["meta"].get("topic") == "school"
+    # A duration is not an age: "seit 3 Jahren" must not turn a school question into a Kita answer.
+    [answer] = stack.chat(sender, text="Wir wohnen seit 3 Jahren hier, welche Schule für meinen Sohn?")
+    assert answer["meta"].get("topic") == "school"

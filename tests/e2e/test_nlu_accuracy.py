@@ -100,14 +100,16 @@ def test_held_out_intent_accuracy(stack: Stack, held_out: str, lang: str):
         ("meine tochter ist 4 jahre alt", "child_age", "4 jahre"),
         ("پسرم ۵ ساله است", "child_age", "۵ ساله"),
         ("oğlum 7 yaşında okul", "child_age", "7 yaşında"),
+        ("Oğlum 4 Yaşında", "child_age", "4 Yaşında"),
     ],
 )
 def test_entities_from_lookup_and_regex(stack: Stack, text: str, entity: str, value: str):
     resp = httpx.post(
         f"http://127.0.0.1:{stack.settings.rasa_port}/model/parse", json={"text": text}, timeout=30
     )
-    found = [(e["entity"], e["value"]) for e in resp.json()["entities"]]
-    assert found == [(entity, value)]
+    # Values compare case-insensitively: Rasa's synonym mapper may return a known spelling's case.
+    found = [(e["entity"], str(e["value"]).lower()) for e in resp.json()["entities"]]
+    assert found == [(entity, value.lower())]
 
 
 def test_english_much_is_not_the_town_much(stack: Stack):

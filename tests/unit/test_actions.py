@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -17,6 +19,7 @@ from actions.faq import ActionAnswerFaq, child_age, topic_by_age
 from actions.handoff import ActionEmergency, ActionRequestHuman
 from actions.services import ActionServices, build_action_services
 from bot.responses import ResponseBuilder
+from bot.settings import ROOT
 from storage import people
 from storage.db import session_scope
 from storage.models import FaqEntry, HandoffRequest, Person, UnansweredQuestion
@@ -190,11 +193,23 @@ async def test_a_suspected_emergency_asks_before_pausing_the_conversation(servic
         assert p is not None and not p.paused
 
 
+async def test_a_typed_yes_after_the_check_reaches_a_person(services, person, seeded):
+    d = CollectingDispatcher()
+    await ActionEmergency(services).run(
+        d, make_tracker(person.id, "affirm", "ja bitte", confidence=0.55), {}
+    )
+    assert [m["response"] for m in d.messages] == ["utter_emergency"]
+    with session_scope(seeded) as s:
+        [req] = s.exec(select(HandoffRequest)).all()
+        assert req.reason == "sensitive"
+
+
 @pytest.mark.parametrize("lang", ["de", "en", "ar", "uk", "ru", "tr", "fa"])
 def test_the_emergency_check_gives_the_numbers_and_asks(sqlite_seeded: Engine, lang: str):
     builder = ResponseBuilder(sqlite_seeded, Renderer(sqlite_seeded, None, {}))
     msg = builder.build("utter_emergency_check", lang, {})
     assert "110" in msg.text and "112" in msg.text
+    assert "116 016" in msg.text and "0800 111 0 111" in msg.text  # the helplines too
     assert msg.meta["language"] == lang
     # "Yes" is the full emergency path (numbers, helplines, a person); "no" goes on as usual.
     assert [b.payload for b in msg.buttons] == ["i:emergency", "i:deny"]
@@ -226,6 +241,35 @@ async def test_a_stated_child_age_decides_between_kita_and_school(
     )
     assert events[-1] == SlotSet("topic", topic)
     assert d.messages[0]["response"] == "utter_faq_answer"
+
+
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("mon fils a 3 ans, crèche?", 3),
+        ("Oğlum 4 Yaşında kreş", 4),
+        ("wir wohnen seit 3 jahren hier, welche schule für meinen sohn", None),
+        ("ich bin 30 jahre alt und suche einen kitaplatz", None),
+        ("in 2 years school for my son", None),
+        ("we came 2 years ago, school?", None),
+        ("on est arrivés il y a 2 ans, école?", None),
+        ("منذ 3 سنوات في المانيا مدرسة", None),
+    ],
+)
+def test_durations_and_adult_ages_are_not_a_childs_age(text: str, age: int | None):
+    pattern = re.compile(
+        yaml.safe_load((ROOT / "nlu/data/nlu/regex_child_age.yml").read_text(encoding="utf-8"))["nlu"][
+            0
+        ]["examples"]
+        .splitlines()[0]
+        .strip()[2:]
+    )
+    entities = [
+        {"entity": "child_age", "value": m.group(0), "start": m.start(), "end": m.end()}
+        for m in pattern.finditer(text)
+    ]
+    assert entities, text  # the regex Rasa uses finds the number
+    assert child_age(make_tracker("p", "ask_school", text, entities=entities)) == age
 
 
 def test_two_different_ages_decide_nothing():

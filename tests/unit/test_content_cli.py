@@ -77,8 +77,11 @@ def test_show_and_approve_a_translation(cli, seeded: Engine, capsys):
     assert cli(["content", "show", str(row.id)]) == 0
     out = capsys.readouterr().out
     german = _translation(seeded, "naturalisation-fees", "de")
-    assert german.text in out and row.text in out
-    assert cli(["content", "approve", str(row.id), "--by", "s.yilmaz"]) == 0
+    assert german.text in out and row.text in out and "(master version 1)" in out
+    # Approving against a version that is not the current master is refused.
+    assert cli(["content", "approve", str(row.id), "--by", "s.yilmaz", "--version", "2"]) == 1
+    assert _translation(seeded, "naturalisation-fees", "ar").status == TextStatus.DRAFT
+    assert cli(["content", "approve", str(row.id), "--by", "s.yilmaz", "--version", "1"]) == 0
     approved = _translation(seeded, "naturalisation-fees", "ar")
     assert approved.status == TextStatus.REVIEWED and approved.reviewer == "s.yilmaz"
     assert approved.origin == Origin.STAFF
@@ -88,7 +91,7 @@ def test_show_and_approve_a_translation(cli, seeded: Engine, capsys):
     with session_scope(seeded) as s:
         load_seed(s)
     assert _translation(seeded, "naturalisation-fees", "ar").status == TextStatus.REVIEWED
-    assert cli(["content", "approve", "99999999", "--by", "x"]) == 1
+    assert cli(["content", "approve", "99999999", "--by", "x", "--version", "1"]) == 1
 
 
 def test_due_lists_flagged_and_overdue_entries(cli, seeded: Engine, capsys):

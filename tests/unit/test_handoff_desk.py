@@ -86,3 +86,31 @@ def test_the_command_line(seeded: Engine, database_url: str, handoff, monkeypatc
     assert main(["handoff", "reply", str(handoff_id), "Wir rufen Sie an.", "--by", "k.mueller"]) == 0
     assert "sent in German" in capsys.readouterr().out
     assert main(["handoff", "reply", "999999", "Hallo", "--by", "k.mueller"]) == 1
+    assert main(["handoff", "reply", str(handoff_id), "   ", "--by", "k.mueller"]) == 1
+
+
+def test_the_outbox_holds_only_staff_replies_until_delivered(seeded: Engine, handoff):
+    handoff_id, person_id = handoff
+    with session_scope(seeded) as s:
+        conversations.store_outbound(
+            session=s,
+            person_id=person_id,
+            channel="web",
+            text="a bot answer kept for later",
+            buttons=[],
+            meta={"response": "utter_greet"},
+            delivered=False,
+        )
+    handoff_desk.reply(
+        seeded, NullTranslator(), Renderer(seeded, None, {}), handoff_id, staff="x", text="Hallo"
+    )
+    with session_scope(seeded) as s:
+        [row] = conversations.undelivered_staff_replies(session=s, channel="web")
+        assert row.text == "Hallo" and row.id is not None
+        assert conversations.undelivered_staff_replies(session=s, channel="telegram") == []
+        conversations.mark_delivered(session=s, message_id=row.id, failure="Forbidden: bot blocked")
+    with session_scope(seeded) as s:
+        assert conversations.undelivered_staff_replies(session=s, channel="web") == []
+    lines = handoff_desk.conversation(seeded, NullTranslator(), handoff_id, staff="x").lines
+    assert lines[-1].speaker == "staff"
+    assert lines[-1].text == "Hallo  [not delivered: Forbidden: bot blocked]"
