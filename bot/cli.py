@@ -107,7 +107,7 @@ def _handoff_desk(args: argparse.Namespace, engine: Engine, settings: Settings) 
     if result.back_translation is not None:
         print(f"back-translation, to check the meaning:\n{result.back_translation}")
     elif result.translation == "untranslated":
-        print("no translation model for this language: the reply was sent in German")
+        print("no translation model for their language: sent in German, with a note in their language")
     return 0
 
 

@@ -120,7 +120,10 @@ def reply(
         note = renderer.message("faq_note_machine", language).text
         sent = f"{sent}\n\n{note}"
     else:
-        sent, status, language = text, "untranslated", written_in
+        # No model for their language: the text as written, with a note they can read.
+        note = renderer.message("staff_reply_untranslated", language).text
+        sent = f"{text}\n\n{note}"
+        status, language = "untranslated", written_in
     meta: dict[str, Any] = {
         "response": STAFF_REPLY,
         "language": language,

@@ -39,7 +39,10 @@ def test_conversation_and_reply_without_a_translation_model(seeded: Engine, hand
     sent = handoff_desk.reply(
         seeded, NullTranslator(), renderer, handoff_id, staff="k.mueller", text="Guten Tag!"
     )
-    assert (sent.text, sent.language, sent.translation) == ("Guten Tag!", "de", "untranslated")
+    assert (sent.language, sent.translation) == ("de", "untranslated")
+    # A note in the person's language says the case manager wrote in German.
+    note = renderer.message("staff_reply_untranslated", "ar")
+    assert note.language == "ar" and sent.text == f"Guten Tag!\n\n{note.text}"
     mine = handoff_desk.reply(
         seeded,
         NullTranslator(),
@@ -53,7 +56,7 @@ def test_conversation_and_reply_without_a_translation_model(seeded: Engine, hand
     # The web chat fetches both from its outbox, in order, marked as the case manager's.
     with session_scope(seeded) as s:
         out = conversations.take_undelivered(session=s, person_id=person_id)
-        assert [m.text for m in out] == ["Guten Tag!", "مرحبا، أنا مديرة الحالة"]
+        assert [m.text for m in out] == [sent.text, "مرحبا، أنا مديرة الحالة"]
         assert {m.meta["response"] for m in out} == {"staff_reply"}
     speakers = [
         line.speaker
@@ -106,11 +109,11 @@ def test_the_outbox_holds_only_staff_replies_until_delivered(seeded: Engine, han
     )
     with session_scope(seeded) as s:
         [row] = conversations.undelivered_staff_replies(session=s, channel="web")
-        assert row.text == "Hallo" and row.id is not None
+        assert row.text.startswith("Hallo\n\n") and row.id is not None
         assert conversations.undelivered_staff_replies(session=s, channel="telegram") == []
         conversations.mark_delivered(session=s, message_id=row.id, failure="Forbidden: bot blocked")
     with session_scope(seeded) as s:
         assert conversations.undelivered_staff_replies(session=s, channel="web") == []
     lines = handoff_desk.conversation(seeded, NullTranslator(), handoff_id, staff="x").lines
     assert lines[-1].speaker == "staff"
-    assert lines[-1].text == "Hallo  [not delivered: Forbidden: bot blocked]"
+    assert lines[-1].text.endswith("  [not delivered: Forbidden: bot blocked]")
