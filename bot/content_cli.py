@@ -15,9 +15,7 @@ import sys
 from datetime import timedelta
 from typing import Protocol
 
-from sqlmodel import select
-
-from storage import editorial
+from storage import content, editorial
 from storage.content import MASTER_LANGUAGE
 from storage.db import make_engine, session_scope, utcnow
 from storage.models import Translation
@@ -79,15 +77,14 @@ def run(args: argparse.Namespace, settings: _Settings) -> int:
                 if row is None:
                     _out(f"no translation {args.id}", err=True)
                     return 1
-                master = s.exec(
-                    select(Translation).where(
-                        Translation.owner_type == row.owner_type,
-                        Translation.owner_key == row.owner_key,
-                        Translation.field == row.field,
-                        Translation.language == MASTER_LANGUAGE,
-                    )
-                ).first()
-                version = editorial.master_version(s, row.owner_type, row.owner_key)
+                version = editorial.current_version(s, row.owner_type, row.owner_key)
+                master = content.texts_for(
+                    session=s,
+                    owner_type=row.owner_type,
+                    owner_key=row.owner_key,
+                    field=row.field,
+                    master_version=version or 0,
+                ).by_language.get(MASTER_LANGUAGE)
                 _out(f"{row.owner_type}/{row.owner_key}  {row.field}  (master version {version})")
                 _out(f"--- {MASTER_LANGUAGE} (master)")
                 _out(master.text if master else "(no German master)")

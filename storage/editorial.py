@@ -89,8 +89,18 @@ def _master_versions(session: Session) -> dict[tuple[str, str], int]:
     return versions
 
 
-def master_version(session: Session, owner_type: str, owner_key: str) -> int | None:
-    return _master_versions(session).get((owner_type, owner_key))
+def current_version(session: Session, owner_type: str, owner_key: str) -> int | None:
+    """The German master's version of one piece of content (None when missing or inactive)."""
+    if owner_type == "faq":
+        faq = session.exec(select(FaqEntry).where(FaqEntry.key == owner_key)).first()
+        return faq.version if faq is not None and faq.active else None
+    if owner_type == "message":
+        msg = session.get(BotMessage, owner_key)
+        return msg.version if msg is not None else None
+    if owner_type == "checklist":
+        checklist = session.get(Checklist, owner_key)
+        return checklist.version if checklist is not None else None
+    return None
 
 
 REASON_ORDER = {"outdated": 0, "machine": 1, "draft": 2}
@@ -162,7 +172,7 @@ def approve_translation(
     row = session.get(Translation, translation_id)
     if row is None or row.status == TextStatus.SOURCE:
         raise NotFound(f"no translation {translation_id}")
-    master = _master_versions(session).get((row.owner_type, row.owner_key))
+    master = current_version(session, row.owner_type, row.owner_key)
     if master is None:
         raise NotFound(f"translation {translation_id} belongs to nothing active")
     if master != master_version:
