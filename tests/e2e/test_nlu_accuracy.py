@@ -9,36 +9,25 @@ offers content matches as buttons.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-from bot.settings import ROOT
+from tests.support.nlu_data import HELD_OUT, examples, plain
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
-HELD_OUT = ROOT / "nlu" / "tests" / "nlu"
 TARGETS = {"de": 0.90, "en": 0.90}
 DEFAULT_TARGET = 0.85
-_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 
 def load(lang: str, held_out: Path = HELD_OUT) -> list[tuple[str, str]]:
-    data = yaml.safe_load((held_out / f"{lang}.yml").read_text(encoding="utf-8"))
-    out = []
-    for block in data["nlu"]:
-        if "intent" not in block:
-            continue
-        for line in block["examples"].splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                out.append((_ANNOTATION.sub(r"\1", line[2:].strip()), block["intent"]))
-    return out
+    """(text as typed, intent) for every example of a held-out file."""
+    by_intent = examples(held_out / f"{lang}.yml")
+    return [(plain(text), intent) for intent, texts in by_intent.items() for text in texts]
 
 
 def macro_f1(pairs: list[tuple[str, str]]) -> float:

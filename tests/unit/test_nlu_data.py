@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -10,31 +9,11 @@ import pytest
 import yaml
 
 from bot.settings import ROOT
+from tests.support.nlu_data import HELD_OUT, TRAIN, examples, normalise
 
-TRAIN = ROOT / "nlu" / "data" / "nlu"
-HELD_OUT = ROOT / "nlu" / "tests" / "nlu"
 LANGS = ["de", "en", "fr", "tr", "ar", "fa", "uk", "ru"]
 # Intents that only buttons send; they have no typed examples on purpose.
 BUTTON_ONLY = {"choose_faq", "choose_booking", "stop_booking", "join_waitlist"}
-_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
-
-
-def normalise(text: str) -> str:
-    text = _ANNOTATION.sub(r"\1", text).lower()
-    text = re.sub(r"[^\w\s]", "", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def examples(path: Path) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
-        if "intent" not in block:
-            continue
-        for line in block["examples"].splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                out[block["intent"]].append(line[2:].strip())
-    return out
 
 
 def training(lang: str) -> dict[str, list[str]]:
