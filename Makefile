@@ -4,13 +4,13 @@ export PYTHONPATH := $(CURDIR)
 PY := .venv/bin/python
 RASA := $(CURDIR)/.venv-rasa/bin/rasa
 
-.PHONY: setup run test lint typecheck unit rasa-validate rasa-test bench clean
+.PHONY: setup run test lint typecheck unit rasa-validate rasa-test bench clean lock
 
 setup:            ## create both venvs, migrate, seed, train the model when nlu/ changed
 	bash scripts/setup.sh
 
 run:              ## start Rasa, the action server and the app together (Ctrl-C stops all three)
-	$(PY) -m bot.cli run
+	$(PY) -m cli run
 
 test: lint typecheck rasa-validate rasa-test unit   ## the whole suite
 
@@ -19,7 +19,7 @@ lint:
 	.venv/bin/ruff format --check .
 
 typecheck:
-	.venv/bin/mypy bot actions storage translations scheduler
+	.venv/bin/mypy lotse bot services rendering cli console actions storage translations scheduler
 
 rasa-validate:
 	cd nlu && $(RASA) data validate --config config.yml --domain domain --data data
@@ -36,3 +36,6 @@ bench:
 
 clean:
 	rm -rf var/ .venv .venv-rasa
+
+lock:             ## regenerate the hashed locks from requirements/*.in (needs network; uv is fetched)
+	bash scripts/lock.sh

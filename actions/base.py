@@ -7,7 +7,9 @@ from typing import Any
 
 from rasa_sdk import Action, Tracker
 
-from actions.services import ActionServices, get_services
+from actions.services import get_services
+from lotse.runtime import Runtime
+from storage.vocabulary import MASTER_LANGUAGE
 
 
 class ServiceAction(Action, abc.ABC):
@@ -16,7 +18,7 @@ class ServiceAction(Action, abc.ABC):
     Abstract, so rasa_sdk does not register this base class itself as an action.
     """
 
-    def __init__(self, services: ActionServices | None = None) -> None:
+    def __init__(self, services: Runtime | None = None) -> None:
         self._services = services
 
     @abc.abstractmethod
@@ -24,7 +26,7 @@ class ServiceAction(Action, abc.ABC):
         """The action's name in the Rasa domain."""
 
     @property
-    def services(self) -> ActionServices:
+    def services(self) -> Runtime:
         if self._services is None:
             self._services = get_services()
         return self._services
@@ -43,4 +45,4 @@ class ServiceAction(Action, abc.ABC):
     @staticmethod
     def language(tracker: Tracker) -> str:
         metadata = tracker.latest_message.get("metadata") or {}
-        return str(metadata.get("language") or "de")
+        return str(metadata.get("language") or MASTER_LANGUAGE)

@@ -20,9 +20,10 @@ from rasa_sdk.types import DomainDict
 from actions.base import ServiceAction
 from actions.constants import TOPIC_INTENTS
 from actions.services import get_services
+from lotse.runtime import Runtime
 from storage import appointments, calendar
 from storage.db import session_scope, utcnow
-from storage.seed import TOPICS
+from storage.vocabulary import TOPICS
 from translations.languages import LANGUAGES
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,16 @@ def _text(tracker: Tracker) -> str:
 class ValidateBookingForm(FormValidationAction):
     """Checks every answer against the calendar; typed answers are mapped where unambiguous."""
 
+    def __init__(self, services: Runtime | None = None) -> None:
+        super().__init__()
+        self._services = services
+
+    @property
+    def services(self) -> Runtime:
+        if self._services is None:
+            self._services = get_services()
+        return self._services
+
     def name(self) -> str:
         return "validate_booking_form"
 
@@ -113,7 +124,7 @@ class ValidateBookingForm(FormValidationAction):
         text = _text(tracker)
         if not text:
             return {}
-        with session_scope(get_services().engine) as s:
+        with session_scope(self.services.engine) as s:
             for m in calendar.municipalities(s):
                 if m.name.lower() in text or m.slug in text:
                     return {"booking_place": m.slug}
@@ -145,7 +156,7 @@ class ValidateBookingForm(FormValidationAction):
     async def validate_booking_place(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        with session_scope(get_services().engine) as s:
+        with session_scope(self.services.engine) as s:
             known = {m.slug for m in calendar.municipalities(s)}
         if str(value) in known:
             return {"booking_place": str(value), "booking_page": 0.0}
@@ -158,7 +169,7 @@ class ValidateBookingForm(FormValidationAction):
         if value == "later":
             page = int(tracker.get_slot("booking_page") or 0) + 1
             return {"booking_slot": None, "booking_page": float(page)}
-        with session_scope(get_services().engine) as s:
+        with session_scope(self.services.engine) as s:
             slot = calendar.slot_from_key(s, str(value), now=utcnow())
         if slot is None:
             dispatcher.utter_message(response="booking_slot_taken")
@@ -168,7 +179,7 @@ class ValidateBookingForm(FormValidationAction):
     async def validate_booking_people(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if str(value).isdigit() and 1 <= int(value) <= 10:
+        if str(value).isdigit() and 1 <= int(value) <= self.services.booking_config.max_people:
             return {"booking_people": str(int(value))}
         dispatcher.utter_message(response="booking_invalid")
         return {"booking_people": None}

@@ -1,6 +1,6 @@
 """Names shared by the actions and the Rasa domain (nlu/domain)."""
 
-from storage.seed import TOPICS
+from storage.vocabulary import TOPICS
 
 SLOT_TOPIC = "topic"
 SLOT_MUNICIPALITY = "municipality"

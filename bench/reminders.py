@@ -22,12 +22,15 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
-import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from scheduler.reminders import DispatchReport, RateLimited, SendFailed, SendTimeout, dispatch_due
-from scheduler.sending import TELEGRAM_OVERALL_PER_SECOND, RateLimiter
+from bot.channels.telegram_sender import TelegramSender
+from lotse.runtime import telegram_bot
+from lotse.settings import Settings, TelegramSettings
+from rendering.messages import OutMessage
+from services.booking.reminders import DispatchReport, dispatch_due
+from services.pacing import TELEGRAM_OVERALL_PER_SECOND
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import Person
@@ -128,27 +131,27 @@ def _prepare(engine: Engine, n: int, now: datetime) -> dict[str, int]:
 async def _dispatch(
     engine: Engine, tg: FakeTelegram, chats: dict[str, int]
 ) -> tuple[DispatchReport, float]:
-    url = f"{tg.base_url}{tg.token}/sendMessage"
-    async with httpx.AsyncClient(timeout=10) as client:
+    """The product's own path: the dispatcher, the one Telegram sender and its rate limiter."""
+    bot = telegram_bot(
+        Settings(
+            telegram=TelegramSettings(
+                bot_token=tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url
+            )
+        )
+    )
+    assert bot is not None
+    telegram = TelegramSender(bot)
 
-        async def sender(reminder: Reminder, appointment: Appointment) -> None:
-            text = f"Erinnerung: Ihr Termin {appointment.reference} ist morgen. #{reminder.id}"
-            try:
-                resp = await client.post(
-                    url, json={"chat_id": chats[appointment.person_id], "text": text}
-                )
-            except httpx.TimeoutException as exc:
-                raise SendTimeout(str(exc)) from exc
-            except httpx.TransportError as exc:
-                raise SendFailed(type(exc).__name__, retryable=True) from exc
-            if resp.status_code == 429:
-                raise RateLimited(float(resp.json().get("parameters", {}).get("retry_after", 1)))
-            if resp.status_code != 200:
-                raise SendFailed(f"HTTP {resp.status_code}")
+    async def sender(reminder: Reminder, appointment: Appointment) -> None:
+        text = f"Erinnerung: Ihr Termin {appointment.reference} ist morgen. #{reminder.id}"
+        await telegram.send(str(chats[appointment.person_id]), OutMessage(text))
 
-        began = time.monotonic()
-        report = await dispatch_due(engine, sender, limiter=RateLimiter(), batch=100, concurrency=8)
-        return report, time.monotonic() - began
+    began = time.monotonic()
+    try:
+        report = await dispatch_due(engine, sender, batch=100, concurrency=8)
+    finally:
+        await bot.shutdown()
+    return report, time.monotonic() - began
 
 
 def run(n: int = 2000, database_url: str | None = None) -> Result:

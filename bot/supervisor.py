@@ -15,9 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import SecretStr
-
-from bot.settings import ROOT, Settings
+from lotse.settings import ROOT, Settings, to_env
 
 logger = logging.getLogger(__name__)
 
@@ -30,33 +28,19 @@ class ProcessSpec:
     cwd: Path
 
 
-def rasa_executable() -> Path:
-    return ROOT / ".venv-rasa" / "bin" / "rasa"
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as ``LOTSE_*`` variables, so child processes see exactly the same configuration."""
-    env = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[f"LOTSE_{name.upper()}"] = str(value)
-    return env
-
-
 def process_specs(settings: Settings, model: Path | None = None) -> list[ProcessSpec]:
     """Rasa server, action server and app, wired to each other through the environment."""
-    model = model or settings.model_path
+    model = model or settings.rasa.model_path
+    rasa = settings.rasa
     base_env = {
         **os.environ,
-        **settings_env(settings),
+        **to_env(settings),
         "PYTHONPATH": str(ROOT),
-        "LOTSE_RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
-        "LOTSE_ACTION_URL": f"http://127.0.0.1:{settings.action_port}/webhook",
-        "LOTSE_NLG_URL": f"http://127.0.0.1:{settings.web_port}/nlg",
-        "RASA_TRACKER_DB": str(settings.rasa_tracker_db),
+        "LOTSE_RASA_URL": f"http://127.0.0.1:{rasa.port}",
+        # Read by Rasa's endpoints file (nlu/endpoints.yml).
+        "LOTSE_ACTION_URL": f"http://127.0.0.1:{rasa.action_port}/webhook",
+        "LOTSE_NLG_URL": f"http://127.0.0.1:{settings.web.port}/nlg",
+        "RASA_TRACKER_DB": str(rasa.tracker_db),
         # The action server reads the database and has no authentication: loopback only.
         "SANIC_HOST": "127.0.0.1",
         # Rasa and TensorFlow: no telemetry, quiet, and no surprise downloads.
@@ -64,12 +48,12 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     }
-    nlu = ROOT / "nlu"
+    nlu = rasa.project_dir
     return [
         ProcessSpec(
             "rasa",
             [
-                str(rasa_executable()),
+                str(rasa.executable),
                 "run",
                 "--enable-api",
                 "--model",
@@ -79,7 +63,7 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
                 "--credentials",
                 "credentials.yml",
                 "--port",
-                str(settings.rasa_port),
+                str(rasa.port),
                 "--interface",
                 "127.0.0.1",
             ],
@@ -97,12 +81,12 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
                 "--endpoints",
                 str(ROOT / "deploy" / "actions-endpoints.yml"),
                 "--port",
-                str(settings.action_port),
+                str(rasa.action_port),
             ],
             base_env,
             ROOT,
         ),
-        ProcessSpec("app", [sys.executable, "-m", "bot.cli", "serve"], base_env, ROOT),
+        ProcessSpec("app", [sys.executable, "-m", "cli", "serve"], base_env, ROOT),
     ]
 
 
@@ -136,11 +120,11 @@ def stop(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 15.0) -> No
 
 
 def run_all(settings: Settings, model: str | None = None) -> int:
-    model_path = Path(model) if model else settings.model_path
+    model_path = Path(model) if model else settings.rasa.model_path
     if not model_path.exists():
         logger.error("no trained model at %s: run 'make setup' first", model_path)
         return 1
-    if not rasa_executable().exists():
+    if not settings.rasa.executable.exists():
         logger.error("the Rasa environment is missing: run 'make setup' first")
         return 1
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -157,8 +141,8 @@ def run_all(settings: Settings, model: str | None = None) -> int:
         logger.info("started %s (pid %s)", spec.name, procs[spec.name].pid)
     logger.info(
         "Rasa needs about a minute to load its model. Then chat at http://%s:%s/",
-        settings.web_host,
-        settings.web_port,
+        settings.web.host,
+        settings.web.port,
     )
     code = 0
     try:

@@ -53,19 +53,18 @@ make_venv() {  # $1 link name, $2 python, $3 cache key, $4 install function
   ln -sfn "$dir" "$ROOT/$link"
 }
 
+# Both environments get exactly their locked set: every package pinned with its hashes, nothing
+# resolved (--no-deps). The lock holds setuptools<70 for Rasa 3.6 (it imports pkg_resources), and
+# argostranslate without stanza, spaCy and torch (the app runs the models with CTranslate2 itself).
 install_rasa() {
-  # setuptools<70: Rasa 3.6 imports pkg_resources, which newer setuptools dropped.
-  "$1/bin/pip" install -q "setuptools==69.5.1" wheel
-  "$1/bin/pip" install -q -r requirements/rasa.lock
+  "$1/bin/pip" install -q --no-deps --require-hashes -r requirements/rasa.lock
 }
 install_app() {
-  # torch first: argostranslate -> stanza -> torch would otherwise pull a multi-GB CUDA build.
-  "$1/bin/pip" install -q "torch==2.13.0"
-  "$1/bin/pip" install -q -r requirements/app.lock
+  "$1/bin/pip" install -q --no-deps --require-hashes -r requirements/app.lock -r requirements/dev.lock
 }
 
 make_venv .venv-rasa "$PY_RASA" "$(hash_of requirements/rasa.lock)-py$("$PY_RASA" -c 'import sys;print(sys.version_info[1])')" install_rasa
-make_venv .venv "$PY_APP" "$(hash_of requirements/app.lock)-py$("$PY_APP" -c 'import sys;print(sys.version_info[1])')" install_app
+make_venv .venv "$PY_APP" "$(hash_of requirements/app.lock requirements/dev.lock)-py$("$PY_APP" -c 'import sys;print(sys.version_info[1])')" install_app
 # The project itself: editable, without touching the pinned dependencies (gives the 'lotse' command).
 .venv/bin/pip install -q --no-deps --no-build-isolation -e . 2>/dev/null \
   || .venv/bin/pip install -q --no-deps -e .
@@ -73,9 +72,9 @@ make_venv .venv "$PY_APP" "$(hash_of requirements/app.lock)-py$("$PY_APP" -c 'im
 # --- database and content -----------------------------------------------------------------------
 export PYTHONPATH=$ROOT
 log "migrating the database"
-.venv/bin/python -m bot.cli db upgrade
+.venv/bin/python -m cli db upgrade
 log "loading seed content"
-.venv/bin/python -m bot.cli seed
+.venv/bin/python -m cli seed
 
 # --- Rasa model ---------------------------------------------------------------------------------
 # The key covers everything training reads, so the model is retrained exactly when nlu/ changed.

@@ -32,14 +32,15 @@ from storage.calendar import (
     Slot,
     add_absence,
     find_slot,
+    free_slots,
     local_day_bounds,
+    to_local,
 )
+from storage.db import utcnow
 from storage.models_booking import (
     SLOT_HOLDING,
     Appointment,
     AppointmentStatus,
-    CaseManager,
-    Office,
     Reminder,
     ReminderKind,
     ReminderStatus,
@@ -592,31 +593,75 @@ def _close_waitlist(session: Session, *, person_id: str, topic: str, status: str
             session.add(entry)
 
 
+def _entry_filter(entry: WaitlistEntry) -> dict[str, Any]:
+    """What the calendar is asked for this waiting person: the one matching rule of the waiting list."""
+    return {"topic": entry.topic, "office_id": entry.office_id, "municipality": entry.municipality}
+
+
+def slot_suits(session: Session, entry: WaitlistEntry, slot: Slot, *, now: datetime) -> bool:
+    """Whether the calendar would offer ``slot`` to this waiting person (office or town, topic)."""
+    day = to_local(slot.start).date()
+    return any(
+        s.start == slot.start
+        for s in free_slots(
+            session,
+            start=day,
+            days=1,
+            now=now,
+            case_manager_id=slot.case_manager_id,
+            **_entry_filter(entry),
+        )
+    )
+
+
 def waitlist_matches(
-    session: Session, *, slot: Slot, topic: str | None = None, limit: int = 5
+    session: Session,
+    *,
+    slot: Slot,
+    topic: str | None = None,
+    limit: int = 5,
+    now: datetime | None = None,
 ) -> list[WaitlistEntry]:
     """Waiting people a freed ``slot`` suits, first come first served (not yet notified).
 
-    An entry matches when it names the slot's office, or a municipality the office serves, or neither;
-    when the slot's case manager handles its topic; and (if ``topic`` is given) has that topic. Tell
-    them (the first to book gets it), then call ``mark_waitlist_notified``.
+    An entry matches when the calendar would offer it the slot (``slot_suits``: its office or a
+    municipality the office serves, a case manager who handles its topic) and, if ``topic`` is given,
+    has that topic. Tell them (the first to book gets it), then call ``mark_waitlist_notified``.
     """
-    office = session.get(Office, slot.office_id)
-    manager = session.get(CaseManager, slot.case_manager_id)
-    if office is None or manager is None:
-        return []
-    served = {office.municipality, *(office.serves or [])}
     q = select(WaitlistEntry).where(WaitlistEntry.status == WaitlistStatus.WAITING)
     if topic is not None:
         q = q.where(WaitlistEntry.topic == topic)
+    at = now or utcnow()
     matches = [
         e
         for e in session.exec(q.order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))).all()
-        if (e.office_id is None or e.office_id == office.id)
-        and (e.municipality is None or e.municipality in served)
-        and (not manager.topics or e.topic in manager.topics)
+        if slot_suits(session, e, slot, now=at)
     ]
     return matches[:limit]
+
+
+def waiting_with_free_slots(session: Session, *, now: datetime, days: int = 28) -> list[WaitlistEntry]:
+    """Waiting people for whom the calendar now has a free time (same rule as ``waitlist_matches``)."""
+    waiting = session.exec(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.status == WaitlistStatus.WAITING)
+        .order_by(col(WaitlistEntry.created_at), col(WaitlistEntry.id))
+    ).all()
+    return [
+        e
+        for e in waiting
+        if free_slots(session, start=to_local(now).date(), days=days, now=now, **_entry_filter(e))
+    ]
+
+
+def claim_waitlist_notice(session: Session, entry_id: int, *, now: datetime) -> bool:
+    """Mark one waiting entry as notified, only if it still waits: True for exactly one process."""
+    result = session.exec(
+        update(WaitlistEntry)
+        .where(col(WaitlistEntry.id) == entry_id, col(WaitlistEntry.status) == WaitlistStatus.WAITING)
+        .values(status=WaitlistStatus.NOTIFIED, notified_at=now)
+    )
+    return int(result.rowcount or 0) == 1
 
 
 def mark_waitlist_notified(session: Session, entry_ids: Sequence[int], *, now: datetime) -> None:

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, or_, select
 
@@ -26,20 +25,19 @@ from storage.models_booking import (
     Office,
     OfficeHours,
 )
+from storage.vocabulary import BERLIN, MAX_PEOPLE
 
 logger = logging.getLogger(__name__)
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @dataclass(frozen=True)
 class BookingConfig:
-    """Booking rules; build one from the app settings with ``booking_config_from``."""
+    """Booking rules (the composition root builds them from ``Settings.booking``)."""
 
     slot_minutes: int = 60  # the average CM appointment is 63 minutes (seed document §2.3)
     lead_time: timedelta = timedelta(hours=2)  # earliest bookable slot after now
     reminder_offsets: tuple[timedelta, ...] = (timedelta(days=2), timedelta(hours=2))
-    max_people: int = 10
+    max_people: int = MAX_PEOPLE
     max_active_per_person: int = 3  # booked future appointments one person may hold
     reference_prefix: str = "KL"
 
@@ -50,30 +48,6 @@ class BookingConfig:
 
 
 DEFAULT_CONFIG = BookingConfig()
-
-
-def booking_config_from(settings: object) -> BookingConfig:
-    """A ``BookingConfig`` from settings attributes, each optional (defaults otherwise).
-
-    Reads ``booking_slot_minutes``, ``booking_lead_minutes``, ``reminder_offsets_minutes`` (a list),
-    ``booking_max_people`` and ``booking_max_active_per_person``.
-    """
-    d = DEFAULT_CONFIG
-    offsets = getattr(settings, "reminder_offsets_minutes", None)
-    lead = getattr(settings, "booking_lead_minutes", None)
-    return BookingConfig(
-        slot_minutes=int(getattr(settings, "booking_slot_minutes", None) or d.slot_minutes),
-        lead_time=timedelta(minutes=int(lead)) if lead is not None else d.lead_time,
-        reminder_offsets=(
-            tuple(timedelta(minutes=int(m)) for m in offsets)
-            if offsets is not None
-            else d.reminder_offsets
-        ),
-        max_people=int(getattr(settings, "booking_max_people", None) or d.max_people),
-        max_active_per_person=int(
-            getattr(settings, "booking_max_active_per_person", None) or d.max_active_per_person
-        ),
-    )
 
 
 # --- time helpers -----------------------------------------------------------------------------------
@@ -372,6 +346,11 @@ def offices(session: Session, *, municipality: str | None = None) -> list[Office
         select(Office).where(col(Office.active).is_(True)).order_by(col(Office.name))
     ).all()
     return [o for o in rows if municipality is None or _serves(o, municipality)]
+
+
+def case_managers(session: Session) -> list[CaseManager]:
+    """Every case-manager post (active or not)."""
+    return list(session.exec(select(CaseManager)).all())
 
 
 def get_office(session: Session, office_id: str) -> Office | None:

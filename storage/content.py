@@ -19,8 +19,6 @@ from storage.models import (
     UnansweredQuestion,
 )
 
-MASTER_LANGUAGE = "de"
-
 
 @dataclass(frozen=True)
 class TextVersions:
@@ -137,3 +135,18 @@ def record_unanswered(
     *, session: Session, text: str, language: str, intent: str | None, confidence: float | None
 ) -> None:
     session.add(UnansweredQuestion(text=text, language=language, intent=intent, confidence=confidence))
+
+
+def master_versions_and_texts(
+    *, session: Session
+) -> tuple[dict[tuple[str, str], int], Sequence[Translation]]:
+    """The master version of every active FAQ entry and bot message, and all their texts."""
+    versions = {
+        ("faq", e.key): e.version
+        for e in session.exec(select(FaqEntry).where(col(FaqEntry.active))).all()
+    }
+    versions.update({("message", m.key): m.version for m in session.exec(select(BotMessage)).all()})
+    rows = session.exec(
+        select(Translation).where(col(Translation.owner_type).in_(["faq", "message"]))
+    ).all()
+    return versions, rows

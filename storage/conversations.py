@@ -1,4 +1,4 @@
-"""Inbound messages (stored before processing), the outbound transcript and update deduplication."""
+"""Inbound messages (stored before processing), the transcript and update deduplication."""
 
 from __future__ import annotations
 
@@ -72,72 +72,6 @@ def has_pending(*, session: Session, person_id: str) -> bool:
     )
 
 
-def store_outbound(
-    *,
-    session: Session,
-    person_id: str,
-    channel: str,
-    text: str,
-    buttons: list[dict[str, str]],
-    meta: dict[str, Any],
-    delivered: bool,
-) -> OutboundMessage:
-    msg = OutboundMessage(
-        person_id=person_id,
-        channel=channel,
-        text=text,
-        buttons=buttons,
-        meta=meta,
-        delivered_at=utcnow() if delivered else None,
-    )
-    session.add(msg)
-    session.flush()
-    return msg
-
-
-def take_undelivered(*, session: Session, person_id: str) -> Sequence[OutboundMessage]:
-    """The web chat's outbox: messages produced later (retries, case manager replies)."""
-    rows = session.exec(
-        select(OutboundMessage)
-        .where(
-            OutboundMessage.person_id == person_id,
-            col(OutboundMessage.delivered_at).is_(None),
-        )
-        .order_by(col(OutboundMessage.id))
-    ).all()
-    now = utcnow()
-    for row in rows:
-        row.delivered_at = now
-        session.add(row)
-    return rows
-
-
-def undelivered_staff_replies(
-    *, session: Session, channel: str, limit: int = 100
-) -> Sequence[OutboundMessage]:
-    """Case managers' replies waiting to be sent on a channel (the Telegram outbox), oldest first."""
-    return session.exec(
-        select(OutboundMessage)
-        .where(
-            OutboundMessage.channel == channel,
-            col(OutboundMessage.delivered_at).is_(None),
-            OutboundMessage.meta["response"].as_string() == "staff_reply",
-        )
-        .order_by(col(OutboundMessage.id))
-        .limit(limit)
-    ).all()
-
-
-def mark_delivered(*, session: Session, message_id: int, failure: str | None = None) -> None:
-    row = session.get(OutboundMessage, message_id)
-    if row is None:
-        return
-    row.delivered_at = utcnow()
-    if failure:
-        row.meta = {**row.meta, "failed": failure[:200]}
-    session.add(row)
-
-
 def transcript(*, session: Session, person_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The conversation so far, oldest first (what a case manager sees on hand-off)."""
     ins = session.exec(select(InboundMessage).where(InboundMessage.person_id == person_id)).all()
@@ -148,7 +82,7 @@ def transcript(*, session: Session, person_id: str, limit: int = 50) -> list[dic
         {
             "at": m.created_at,
             "from": "staff" if m.meta.get("response") == "staff_reply" else "bot",
-            "text": m.text + (f"  [not delivered: {m.meta['failed']}]" if m.meta.get("failed") else ""),
+            "text": m.text + (f"  [not delivered: {m.failure}]" if m.status == "failed" else ""),
         }
         for m in outs
     ]

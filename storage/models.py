@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.db import UTCDateTime, utcnow
@@ -49,6 +49,16 @@ class InboundStatus(StrEnum):
     PENDING = "pending"  # Rasa was unavailable; the retry job processes it later
     HANDED_OFF = "handed_off"  # arrived while the conversation was paused for a person
     FAILED = "failed"
+
+
+class OutboxStatus(StrEnum):
+    """Where a message to a person is on its way (``services.outbox``)."""
+
+    QUEUED = "queued"  # waiting for its channel (pushed by the outbox job, or fetched by the web chat)
+    SENDING = "sending"  # claimed by a worker; a crash here is detectable and never resent blindly
+    SENT = "sent"
+    FAILED = "failed"  # refused for good (``failure`` says why)
+    UNKNOWN = "unknown"  # the send timed out: it may have arrived
 
 
 class HandoffStatus(StrEnum):
@@ -100,7 +110,7 @@ class InboundMessage(SQLModel, table=True):
 
 
 class OutboundMessage(SQLModel, table=True):
-    """What the bot (or a case manager) said: the transcript, and the web chat's outbox."""
+    """What the bot (or a case manager) said: the transcript, and the outbox of every channel."""
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: str = _fk_person()
@@ -110,6 +120,14 @@ class OutboundMessage(SQLModel, table=True):
     meta: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = _ts()
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failure: str | None = Field(default=None, max_length=300)
+
+    __table_args__ = (Index("ix_outboundmessage_status_channel", "status", "channel"),)
 
 
 class HandoffRequest(SQLModel, table=True):

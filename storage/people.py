@@ -25,6 +25,26 @@ def get_person(*, session: Session, person_id: str) -> Person | None:
     return session.get(Person, person_id)
 
 
+def find_and_touch(*, session: Session, channel: str, external_id: str) -> Person | None:
+    """The person behind a chat; a person who consented is marked as seen now."""
+    person = find_person(session=session, channel=channel, external_id=external_id)
+    if person is not None and person.consent == Consent.GIVEN:
+        touch(session=session, person=person)
+    return person
+
+
+def language_of(*, session: Session, person_id: str) -> str | None:
+    """The person's chosen language (None: unknown person or no choice yet)."""
+    person = session.get(Person, person_id)
+    return person.language if person else None
+
+
+def set_language_of(*, session: Session, person_id: str, language: str) -> None:
+    person = session.get(Person, person_id)
+    if person is not None:
+        set_language(session=session, person=person, language=language)
+
+
 def record_consent(
     *,
     session: Session,

@@ -22,27 +22,13 @@ from typing import Any
 import yaml
 from sqlmodel import Session, select
 
-from storage.content import MASTER_LANGUAGE
 from storage.db import utcnow
 from storage.models import BotMessage, Checklist, FaqEntry, Origin, TextStatus, Translation
+from storage.vocabulary import MASTER_LANGUAGE, TOPICS
 
 logger = logging.getLogger(__name__)
 
 SEED_DIR = Path(__file__).parent / "seed"
-TOPICS = (
-    "kita",
-    "school",
-    "integration_course",
-    "language_courses",
-    "naturalisation",
-    "residence",
-    "benefits",
-    "housing",
-    "health",
-    "work_recognition",
-    "banking",
-    "case_management",
-)
 
 
 @dataclass

@@ -11,10 +11,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from bot.seeding import seed_everything
+from services.content.seeding import seed_everything
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from tests.support.stack import Stack, make_stack
+
+# python-telegram-bot 22: opt in to RetryAfter.retry_after as a timedelta (the app does the same).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 PG_ADMIN_URL = os.environ.get(
     "LOTSE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -43,6 +43,10 @@ class Translator(Protocol):
         """Translate or raise ``TranslationUnavailable``."""
         ...
 
+    def with_timeout(self, timeout: float) -> Translator:
+        """The same translator with another time limit."""
+        ...
+
 
 class Provenance:
     """Where the text of a ``TranslationResult`` came from."""
@@ -84,6 +88,10 @@ class NullTranslator:
     def translate(self, text: str, source: str, target: str) -> str:
         """Always raises ``TranslationUnavailable``."""
         raise TranslationUnavailable(f"no engine for {source}->{target}")
+
+    def with_timeout(self, timeout: float) -> NullTranslator:
+        """Itself: there is nothing to wait for."""
+        return self
 
 
 def route_of(translator: Any, source: str, target: str) -> tuple[str, ...] | None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from translations.argos import ArgosTranslator
 from translations.engine import NullTranslator, Translator
-from translations.service import DEFAULT_TIMEOUT
+from translations.service import DEFAULT_TIMEOUT, TranslationService
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +23,6 @@ def build_translator(
     preload: bool = False,
 ) -> Translator:
     """The product's translator: protected, remembered (with ``engine``) and time-limited Argos MT."""
-    try:
-        from translations.argos import ArgosTranslator
-        from translations.service import TranslationService
-    except ImportError as exc:  # argostranslate missing: the product works without MT
-        logger.info("machine translation disabled: %s", exc)
-        return NullTranslator()
     argos = ArgosTranslator.from_installed(dirs, threads=threads)
     if not argos.pairs:
         logger.info("no Argos language models installed: machine translation is off")

@@ -34,7 +34,6 @@ LANGUAGES: dict[str, Language] = {
 }
 # Offered on the language buttons, in this order.
 CHAT_LANGUAGES: tuple[str, ...] = ("de", "en", "ar", "uk", "ru", "tr", "fa", "fr")
-MASTER = "de"
 
 
 def normalise_code(code: str | None) -> str | None:

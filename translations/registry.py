@@ -20,8 +20,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from storage.models import BotMessage, FaqEntry, TextStatus, Translation
+from storage.vocabulary import MASTER_LANGUAGE
 from translations.engine import NullTranslator, route_of
-from translations.languages import LANGUAGES, MASTER, nlu_languages
+from translations.languages import LANGUAGES, nlu_languages
 
 HUMAN = (TextStatus.REVIEWED, TextStatus.DRAFT)
 
@@ -86,7 +87,7 @@ def language_registry(
             counts[label] = {"total": len(keys), "reviewed": reviewed, "draft": draft}
         total = counts["faq"]["total"] + counts["messages"]["total"]
         human = sum(c["reviewed"] + c["draft"] for c in counts.values())
-        mt_route = None if code == MASTER else route_of(translator, MASTER, code)
+        mt_route = None if code == MASTER_LANGUAGE else route_of(translator, MASTER_LANGUAGE, code)
         has_nlu = code in nlu
         inbound = None if code == "en" else route_of(translator, code, "en")
         registry.append(
@@ -95,13 +96,13 @@ def language_registry(
                 "name": lang.endonym,
                 "english": lang.english,
                 "rtl": lang.rtl,
-                "master": code == MASTER,
+                "master": code == MASTER_LANGUAGE,
                 "content": {**counts, "share": round(human / total, 3) if total else 0.0},
                 # What a person of this language gets as machine translation or German: the
                 # console's to-do list (keys without a current reviewed or draft text).
                 "missing": missing,
                 "nlu": has_nlu,
-                "mt": "source" if code == MASTER else _mt_kind(mt_route),
+                "mt": "source" if code == MASTER_LANGUAGE else _mt_kind(mt_route),
                 "mt_route": list(mt_route or ()),
                 "mt_inbound": "not needed" if has_nlu or code == "en" else _mt_kind(inbound),
                 "bridge": list(lang.bridge),

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import session_scope
+from storage.vocabulary import MASTER_LANGUAGE
 from translations.engine import (
     Provenance,
     TranslationResult,
@@ -36,7 +37,6 @@ from translations.engine import (
     route_of,
 )
 from translations.glossary import Glossary, GlossaryStore
-from translations.languages import MASTER
 from translations.memory import TranslationMemory, human_translations
 from translations.protect import translate_protected
 
@@ -74,6 +74,12 @@ class TranslationService:
         self.cooldown = cooldown
         self._paused_until = 0.0
         self._lock = threading.Lock()
+
+    def with_timeout(self, timeout: float) -> TranslationService:
+        """The same service (engine, memory, glossary) with another time limit (offline batch work)."""
+        copy = TranslationService(self.engine, db=None, glossary=self.glossary, timeout=timeout)
+        copy.db, copy.memory, copy.cooldown = self.db, self.memory, self.cooldown
+        return copy
 
     # --- what is possible ------------------------------------------------------------------------
 
@@ -152,7 +158,7 @@ class TranslationService:
             return [known[u][0] for u in units]
 
         if explain is None:
-            explain = source == MASTER
+            explain = source == MASTER_LANGUAGE
         translated = translate_protected(
             [texts[i] for i in pending],
             translate_units,

@@ -12,8 +12,8 @@ import sys
 import time
 from typing import TextIO
 
-from scheduler.reminders import dispatch_due
-from scheduler.sending import RateLimiter
+from services.booking.reminders import dispatch_due
+from services.pacing import RateLimiter
 from storage.db import make_engine
 from storage.models_booking import Appointment, Reminder
 

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from lotse.runtime import booking_config
+from lotse.settings import BookingSettings, Settings
 from storage import appointments as booking
 from storage import calendar
 from storage.db import session_scope
@@ -174,16 +176,14 @@ def test_slot_keys_round_trip_and_are_rechecked(cal: Engine):
 
 
 def test_config_from_settings():
-    class S:
-        booking_slot_minutes = 75
-        reminder_offsets_minutes = (1440,)
-        booking_lead_minutes = 0
-
-    cfg = calendar.booking_config_from(S())
+    settings = Settings(
+        booking=BookingSettings(slot_minutes=75, reminder_offsets_minutes=[1440], lead_minutes=0)
+    )
+    cfg = booking_config(settings)
     assert cfg.slot_length == timedelta(minutes=75)
     assert cfg.reminder_offsets == (timedelta(days=1),)
     assert cfg.lead_time == timedelta(0)
-    assert calendar.booking_config_from(object()) == calendar.DEFAULT_CONFIG
+    assert booking_config(Settings(booking=BookingSettings())) == calendar.DEFAULT_CONFIG
 
 
 # --- the calendar seed -------------------------------------------------------------------------------

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from scheduler import appointments_cli
+from cli.main import main
 from storage import appointments as booking
 from storage import calendar
 from storage.db import make_engine, session_scope
@@ -34,12 +33,8 @@ def cli_db(tmp_path) -> tuple[FakeSettings, Engine]:
 
 
 def lotse(settings: FakeSettings, *argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="lotse")
-    sub = parser.add_subparsers(dest="command", required=True)
-    appointments_cli.register(sub)
-    args = parser.parse_args(list(argv))
-    assert args.command in appointments_cli.COMMANDS
-    return appointments_cli.run(args, settings)
+    """``lotse --database-url URL …``, exactly as the command line runs it."""
+    return main(["--database-url", settings.database_url, *argv])
 
 
 def test_offices_holidays_and_slots(cli_db, capsys):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.ics import appointment_ics, calendar_file, escape_text, fold, ics_filename
+from rendering.ics import appointment_ics, calendar_file, escape_text, fold, ics_filename
 from storage.models_booking import Appointment, Office
 
 START = datetime(2027, 3, 22, 8, 0, tzinfo=UTC)

@@ -16,9 +16,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from scheduler import reminders as rem
-from scheduler.sending import RateLimiter
+from lotse.runtime import build, reminder_config
+from lotse.settings import ReminderSettings, Settings
+from scheduler.jobs import REMINDERS_JOB, install_jobs, wake_reminder_job
 from scheduler.setup import JOB_DEFAULTS
+from services.booking import reminders as rem
+from services.pacing import RateLimiter
 from storage import appointments as booking
 from storage.db import session_scope
 from storage.models_booking import Appointment, Reminder
@@ -241,24 +244,25 @@ async def test_sends_respect_the_per_chat_limit(cal: Engine, clock: FakeClock):
     assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(times[1:]))  # burst of 2
 
 
-async def test_the_job_only_wakes_the_dispatcher_with_a_generous_misfire_grace(cal: Engine):
+async def test_the_job_only_wakes_the_dispatcher_with_a_generous_misfire_grace(
+    cal: Engine, database_url: str
+):
     scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
-
-    async def sender(reminder: Reminder, appointment: Appointment) -> None:
-        return None
-
-    shared = rem.install_reminder_job(scheduler, cal, sender, interval_seconds=3600)
+    runtime = build(Settings(database_url=database_url))
+    install_jobs(scheduler, runtime)
     scheduler.start(paused=True)
     try:
-        job = scheduler.get_job(rem.JOB_ID)
-        assert job is not None and isinstance(shared, RateLimiter)
+        job = scheduler.get_job(REMINDERS_JOB)
+        assert job is not None
         assert job.misfire_grace_time == 3600 and job.coalesce and job.max_instances == 1
-        rem.install_reminder_job(scheduler, cal, sender)  # a restart replaces, never duplicates
-        assert len(scheduler.get_jobs()) == 1
-        rem.wake_reminder_job(scheduler)
-        assert scheduler.get_job(rem.JOB_ID).next_run_time <= datetime.now(UTC)
+        count = len(scheduler.get_jobs())
+        install_jobs(scheduler, runtime)  # a restart replaces, never duplicates
+        assert len(scheduler.get_jobs()) == count
+        wake_reminder_job(scheduler)
+        assert scheduler.get_job(REMINDERS_JOB).next_run_time <= datetime.now(UTC)
     finally:
         scheduler.shutdown(wait=False)
+        await runtime.close()
 
 
 def test_two_processes_send_each_reminder_exactly_once(
@@ -315,11 +319,8 @@ def test_two_processes_send_each_reminder_exactly_once(
 
 
 def test_reminder_config_from_settings():
-    class S:
-        reminder_max_lateness_minutes = 60
-        reminder_min_lead_minutes = 0
-
-    cfg = rem.reminder_config_from(S())
+    settings = Settings(reminders=ReminderSettings(max_lateness_minutes=60, min_lead_minutes=0))
+    cfg = reminder_config(settings)
     assert cfg.max_lateness == timedelta(hours=1) and cfg.min_lead == timedelta(0)
-    assert rem.reminder_config_from(object()) == rem.ReminderConfig()
+    assert reminder_config(Settings(reminders=ReminderSettings())) == rem.ReminderConfig()
     assert cfg.as_kwargs()["batch"] == 100

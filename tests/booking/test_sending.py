@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from scheduler.sending import RateLimiter
+from services.pacing import RateLimiter
 from tests.booking.conftest import FakeClock
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
+from rendering.renderer import Renderer
 from storage.db import make_engine
 from tests.support.stack import Stack
-from translations.render import Renderer
 
 pytestmark = pytest.mark.e2e
 

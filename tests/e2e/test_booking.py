@@ -11,17 +11,14 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
-from telegram import Bot
-from telegram.request import HTTPXRequest
 
-from bot.appointments_out import make_reminder_sender
-from bot.services import build_services
-from scheduler.reminders import dispatch_due
+from lotse.runtime import build as build_services
+from rendering.renderer import Renderer
+from services.booking.reminders import dispatch_due
 from storage.db import session_scope, utcnow
 from storage.models import Person
 from storage.models_booking import Appointment, Reminder
 from tests.support.stack import Stack
-from translations.render import Renderer
 
 pytestmark = pytest.mark.e2e
 
@@ -171,14 +168,12 @@ async def test_booking_on_telegram_with_reminder_move_and_cancel(
         assert time.monotonic() < deadline, "no .ics document was sent"
         await asyncio.sleep(0.1)
 
-    services = build_services(stack.settings)
-    services.telegram_bot = Bot(tg.token, base_url=tg.base_url, request=HTTPXRequest())
-    await services.telegram_bot.initialize()
+    services = build_services(stack.settings)  # the same runtime as the app: its Telegram sender
     try:
         before = len(tg.sent(chat))
         report = await dispatch_due(
             services.engine,
-            make_reminder_sender(services),
+            services.notices.reminder_sender(services.senders),
             now=appt.start - timedelta(hours=2),
             clock=lambda: appt.start - timedelta(hours=2),
         )
@@ -189,13 +184,12 @@ async def test_booking_on_telegram_with_reminder_move_and_cancel(
         # Run again: nothing is sent twice.
         again = await dispatch_due(
             services.engine,
-            make_reminder_sender(services),
+            services.notices.reminder_sender(services.senders),
             now=appt.start - timedelta(hours=2),
             clock=lambda: appt.start - timedelta(hours=2),
         )
         assert again.sent == 0 and len(tg.sent(chat)) == before + 1
     finally:
-        await services.telegram_bot.shutdown()
         await services.close()
 
     # Move it from the reminder's button, then cancel it, all on Telegram.
@@ -217,7 +211,6 @@ async def test_booking_on_telegram_with_reminder_move_and_cancel(
 
 
 async def test_waiting_list_is_told_when_a_time_is_free(stack: Stack, stack_db: Engine, texts: Renderer):
-    from bot.appointments_out import notify_waitlist
     from storage.appointments import join_waitlist
     from storage.models_booking import WaitlistEntry
 
@@ -228,8 +221,8 @@ async def test_waiting_list_is_told_when_a_time_is_free(stack: Stack, stack_db: 
         join_waitlist(s, person_id=person.id, topic="kita", municipality="troisdorf", now=utcnow())
     services = build_services(stack.settings)
     try:
-        await notify_waitlist(services)  # (the app's own waitlist job may have been quicker)
-        assert await notify_waitlist(services) == 0  # told once
+        await services.notices.notify_waitlist()  # (the app's own waitlist job may have been quicker)
+        assert await services.notices.notify_waitlist() == 0  # told once
     finally:
         await services.close()
     async with httpx.AsyncClient() as client:

@@ -10,7 +10,8 @@ import uuid
 import httpx
 import pytest
 
-from bot.retrain import RetrainFailed, swap
+from bot.channels.rasa_client import swap_model as swap
+from services.nlu_model import RetrainFailed
 from tests.support.stack import MODEL, Stack
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +21,7 @@ def test_swap_keeps_answering_and_reports_the_new_model(stack: Stack, tmp_path):
     # Training itself is `rasa train` (run by make setup); here a copy stands for the new model.
     new_model = tmp_path / "lotse-new.tar.gz"
     shutil.copy(MODEL.resolve(), new_model)
-    rasa_url = f"http://127.0.0.1:{stack.settings.rasa_port}"
+    rasa_url = f"http://127.0.0.1:{stack.settings.rasa.port}"
     sender = f"web-{uuid.uuid4()}"
     stack.chat(sender, text="hallo", consent=True, language="de")
     answers: list[str] = []
@@ -53,6 +54,6 @@ def test_a_broken_model_is_refused_and_the_old_one_keeps_serving(stack: Stack, t
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a model")
     with pytest.raises(RetrainFailed):
-        swap(f"http://127.0.0.1:{stack.settings.rasa_port}", broken, timeout=60)
+        swap(f"http://127.0.0.1:{stack.settings.rasa.port}", broken, timeout=60)
     [reply] = stack.chat(f"web-{uuid.uuid4()}", text="Kita Anmeldung", consent=True, language="de")
     assert reply["meta"]["topic"] == "kita"

@@ -8,15 +8,17 @@ import time
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot import handoff_desk
-from storage import conversations, people
+from rendering.renderer import Renderer
+from services.handoff import HandoffDesk
+from services.outbox import Outbox
+from storage import outbox as outbox_rows
+from storage import people
 from storage.db import session_scope
 from storage.handoff import open_handoffs
 from storage.seed import TOPICS
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.stack import Stack
 from translations.engine import NullTranslator
-from translations.render import Renderer
 
 pytestmark = pytest.mark.e2e
 _chat_ids = itertools.count(700_000)
@@ -127,18 +129,15 @@ def test_a_case_managers_reply_reaches_the_person_on_telegram(
         assert req.id is not None
         handoff_id = req.id
     reply = "Hello, this is Anna from case management. I will call you tomorrow."
-    handoff_desk.reply(
-        stack_db, NullTranslator(), texts, handoff_id, staff="a.schmidt", text=reply, written_in="en"
-    )
+    desk = HandoffDesk(stack_db, NullTranslator(), texts, Outbox(stack_db, {}))  # as the CLI does
+    desk.reply(handoff_id, staff="a.schmidt", text=reply, written_in="en")
     # The app's outbox job sends it within seconds, once, and marks it delivered.
     assert tg.wait_sent(chat, 6)[-1]["text"] == reply
     deadline = time.monotonic() + 10
     while True:
         with session_scope(stack_db) as s:
             waiting = [
-                m
-                for m in conversations.undelivered_staff_replies(session=s, channel="telegram")
-                if m.person_id == person.id
+                m for m in outbox_rows.of_person(session=s, person_id=person.id) if m.status != "sent"
             ]
         if not waiting or time.monotonic() > deadline:
             break

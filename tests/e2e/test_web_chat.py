@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from rendering.renderer import Renderer
 from storage.db import session_scope
 from storage.handoff import release_handoff
 from storage.models import FaqEntry, HandoffRequest, InboundMessage, Person
 from storage.seed import TOPICS
 from tests.support.stack import Stack
-from translations.render import Renderer
 
 pytestmark = pytest.mark.e2e
 
@@ -201,9 +201,9 @@ def test_unclear_messages_get_a_helpful_fallback(
     if fallback["meta"]["response"] == "utter_fallback":
         assert fallback["text"] == texts.text("utter_fallback", lang)
         assert payloads(fallback) == [f"i:ask_{t}" for t in TOPICS] + ["i:request_human"]
-    # A second misunderstanding in a row offers a person (sent as the fallback intent itself: which
-    # gibberish the classifier maps to what is not this test's subject).
-    [offer] = stack.chat(sender, payload="i:nlu_fallback")
+    # A second misunderstanding in a row offers a person. (The same words again: a button cannot carry
+    # the fallback intent, only the intents a real button sends.)
+    [offer] = stack.chat(sender, text=gibberish)
     assert offer["meta"]["response"] == "utter_fallback_offer_human"
     assert offer["text"] == texts.text("utter_fallback_offer_human", lang)
     assert payloads(offer) == ["i:affirm", "i:deny"]

@@ -8,8 +8,8 @@ import uuid
 import httpx
 import pytest
 
+from rendering.renderer import Renderer
 from tests.support.stack import Stack
-from translations.render import Renderer
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.settings import ROOT
+from lotse.settings import ROOT
 
 TRAIN = ROOT / "nlu" / "data" / "nlu"
 HELD_OUT = ROOT / "nlu" / "tests" / "nlu"

@@ -10,9 +10,16 @@ from typing import Any
 
 import httpx
 
-from bot.seeding import seed_everything
-from bot.settings import ROOT, Settings
 from bot.supervisor import ProcessSpec, process_specs, start, stop
+from lotse.settings import (
+    ROOT,
+    ConversationSettings,
+    RasaSettings,
+    Settings,
+    TelegramSettings,
+    WebSettings,
+)
+from services.content.seeding import seed_everything
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from tests.support.fake_telegram import FakeTelegram, free_port
@@ -30,7 +37,7 @@ class Stack:
 
     @property
     def web(self) -> str:
-        return f"http://127.0.0.1:{self.settings.web_port}"
+        return f"http://127.0.0.1:{self.settings.web.port}"
 
     def start(self, timeout: float = 300.0) -> Stack:
         if not MODEL.exists():
@@ -63,7 +70,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                status = httpx.get(f"http://127.0.0.1:{self.settings.rasa_port}/status", timeout=2)
+                status = httpx.get(f"http://127.0.0.1:{self.settings.rasa.port}/status", timeout=2)
                 if status.status_code == 200 and status.json().get("model_file"):
                     return
             except httpx.HTTPError:
@@ -103,14 +110,18 @@ def make_stack(workdir: Path) -> Stack:
     telegram = FakeTelegram()
     settings = Settings(
         database_url=database_url,
-        telegram_bot_token=telegram.token,
-        telegram_base_url=telegram.base_url,
-        telegram_base_file_url=telegram.base_file_url,
-        web_port=free_port(),
-        rasa_port=free_port(),
-        action_port=free_port(),
-        rasa_url="http://127.0.0.1:0",  # replaced by process_specs
-        rasa_tracker_db=workdir / "rasa-tracker.db",
-        retry_interval_seconds=1.0,
+        telegram=TelegramSettings(
+            bot_token=telegram.token,
+            base_url=telegram.base_url,
+            base_file_url=telegram.base_file_url,
+        ),
+        web=WebSettings(port=free_port()),
+        rasa=RasaSettings(
+            port=free_port(),
+            action_port=free_port(),
+            url="http://127.0.0.1:0",  # replaced by process_specs
+            tracker_db=workdir / "rasa-tracker.db",
+        ),
+        conversation=ConversationSettings(retry_interval_seconds=1.0),
     )
     return Stack(settings=settings, telegram=telegram, workdir=workdir)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from cli.main import main
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.seed import load_seed
 from tests.translations.tiny_model import build_packages
-from translations import models_cli
 from translations.argos import ArgosTranslator
 from translations.memory import flush_all
 
@@ -22,12 +21,8 @@ Pair = tuple[str, str]
 
 
 def lotse(*argv: str) -> int:
-    """Run ``lotse models …`` through the same ``register``/``run`` the CLI uses."""
-    parser = argparse.ArgumentParser(prog="lotse")
-    sub = parser.add_subparsers(dest="command", required=True)
-    models_cli.register(sub)
-    args = parser.parse_args(list(argv))
-    return models_cli.run(args)
+    """Run ``lotse …`` exactly as the command line does."""
+    return main(list(argv))
 
 
 def use_package_dir(mp: pytest.MonkeyPatch, base: Path) -> Path:

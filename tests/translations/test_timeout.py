@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from rendering.renderer import Renderer
 from storage.db import session_scope
 from storage.models import FaqEntry, TextStatus, Translation
 from translations.argos import ArgosTranslator
 from translations.engine import TranslationUnavailable, translate_async
 from translations.glossary import Glossary, read_glossary_file
-from translations.render import Renderer
 from translations.service import TranslationService
 
 

@@ -7,11 +7,11 @@ import math
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from services.content.pretranslate import CONTENT_CHUNK, translate_content
 from storage.db import session_scope
 from storage.models import BotMessage, FaqEntry, TextStatus, Translation
 from translations.argos import ArgosTranslator
 from translations.glossary import read_glossary_file
-from translations.models_cli import CONTENT_CHUNK, translate_content
 from translations.service import TranslationService
 
 Key = tuple[str, str, str]  # owner key, field, language

@@ -17,13 +17,13 @@ from sqlmodel import select
 from actions.fallback import ActionFallback
 from actions.faq import ActionAnswerFaq, child_age, topic_by_age
 from actions.handoff import ActionEmergency, ActionRequestHuman
-from actions.services import ActionServices, build_action_services
-from bot.responses import ResponseBuilder
-from bot.settings import ROOT
+from lotse.runtime import Runtime, build
+from lotse.settings import ROOT, Settings
+from rendering.renderer import Renderer
+from rendering.responses import ResponseBuilder
 from storage import people
 from storage.db import session_scope
 from storage.models import FaqEntry, HandoffRequest, Person, UnansweredQuestion
-from translations.render import Renderer
 
 
 def make_tracker(
@@ -54,10 +54,10 @@ def make_tracker(
 
 
 @pytest.fixture
-def services(seeded: Engine, database_url: str) -> Iterator[ActionServices]:
-    svc = build_action_services(database_url)
+def services(seeded: Engine, database_url: str) -> Iterator[Runtime]:
+    svc = build(Settings(database_url=database_url))
     yield svc
-    svc.engine.dispose()
+    svc.close_sync()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.cli import main
+from cli.main import main
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.cli import main
+from cli.main import main
 from storage import content, editorial
 from storage.db import session_scope
 from storage.models import FaqEntry, Origin, TextStatus, Translation

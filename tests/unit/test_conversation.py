@@ -10,24 +10,27 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.conversation import Inbound, clean_text
-from bot.services import Services, build_services
-from bot.settings import Settings
+from lotse.runtime import Runtime, build
+from lotse.settings import RasaSettings, Settings
+from rendering import payloads
+from services.conversation.pipeline import Inbound, clean_text, to_rasa
 from storage.db import session_scope
 from storage.models import InboundMessage, Person
 from tests.support.fake_telegram import free_port
 
 
 @pytest.fixture
-async def services(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Services]:
+async def services(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
     # Rasa is not running: its port is closed, which is exactly the outage case.
     settings = Settings(
         database_url=database_url,
-        rasa_url=f"http://127.0.0.1:{free_port()}",
-        rasa_tracker_db=tmp_path / "tracker.db",
-        rasa_timeout_seconds=2,
+        rasa=RasaSettings(
+            url=f"http://127.0.0.1:{free_port()}",
+            tracker_db=tmp_path / "tracker.db",
+            timeout_seconds=2,
+        ),
     )
-    svc = build_services(settings)
+    svc = build(settings)
     yield svc
     await svc.close()
 
@@ -36,7 +39,7 @@ def inbound(**kw) -> Inbound:
     return Inbound(channel="web", external_id="w-unit", **kw)
 
 
-async def onboard(svc: Services, lang: str = "de") -> None:
+async def onboard(svc: Runtime, lang: str = "de") -> None:
     await svc.conversation.handle(inbound(text="hi", hint_language=lang))
     await svc.conversation.handle(inbound(payload=f"c:y:{lang}"))
     await svc.conversation.handle(inbound(payload=f"lang:{lang}"))
@@ -47,14 +50,14 @@ def rows(engine: Engine, model) -> list:
         return list(s.exec(select(model)).all())
 
 
-async def test_nothing_is_stored_before_consent(services: Services):
+async def test_nothing_is_stored_before_consent(services: Runtime):
     for text in ["Hallo", "/start", "/mydata", "ich heiße Ali, Tel 0176 1234567"]:
         [notice] = await services.conversation.handle(inbound(text=text, hint_language="ar"))
         assert notice.meta["response"] == "privacy_notice" and notice.meta["language"] == "ar"
     assert rows(services.engine, Person) == [] and rows(services.engine, InboundMessage) == []
 
 
-async def test_rasa_outage_keeps_the_message(services: Services):
+async def test_rasa_outage_keeps_the_message(services: Runtime):
     await onboard(services)
     [reply] = await services.conversation.handle(inbound(text="Kita Anmeldung"))
     assert reply.meta["response"] == "rasa_unavailable"
@@ -67,7 +70,7 @@ async def test_rasa_outage_keeps_the_message(services: Services):
     assert await services.conversation.retry_pending() == 0  # Rasa still away: nothing lost
 
 
-async def test_mydata_and_delete(services: Services):
+async def test_mydata_and_delete(services: Runtime):
     await onboard(services, "en")
     await services.conversation.handle(inbound(text="my question"))
     intro, export = await services.conversation.handle(inbound(text="/mydata"))
@@ -83,7 +86,7 @@ async def test_mydata_and_delete(services: Services):
     assert rows(services.engine, Person) == [] and rows(services.engine, InboundMessage) == []
 
 
-async def test_help_language_and_duplicates(services: Services):
+async def test_help_language_and_duplicates(services: Runtime):
     await onboard(services, "tr")
     [helptext] = await services.conversation.handle(inbound(text="/help"))
     assert helptext.meta["response"] == "help" and helptext.meta["language"] == "tr"
@@ -99,7 +102,7 @@ def test_clean_text_removes_bidi_overrides_and_controls():
     assert clean_text("مرحبا 🙂") == "مرحبا 🙂"
 
 
-async def test_request_language_never_overrides_the_persons_choice(services: Services):
+async def test_request_language_never_overrides_the_persons_choice(services: Runtime):
     await onboard(services, "uk")
     [helptext] = await services.conversation.handle(
         inbound(text="/help", language="de", hint_language="de")
@@ -128,5 +131,6 @@ async def test_request_language_never_overrides_the_persons_choice(services: Ser
         ("i:" + "a" * 80, None),
     ],
 )
-async def test_button_payloads_map_to_rasa_or_are_refused(services: Services, payload: str, expected):
-    assert services.conversation._payload_to_rasa(payload) == expected
+def test_button_payloads_map_to_rasa_or_are_refused(payload: str, expected):
+    decoded = payloads.decode(payload)
+    assert (to_rasa(decoded) if decoded is not None else None) == expected

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.settings import ROOT, Settings
 from bot.supervisor import process_specs
+from lotse.settings import ROOT, Settings
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
@@ -54,7 +54,9 @@ def test_rasa_endpoint_files_name_only_variables_that_are_set():
 
 def test_dockerfiles_copy_what_the_commands_need():
     app = (ROOT / "deploy" / "Dockerfile.app").read_text()
-    assert "torch==2.13.0" in app and "requirements/app.lock" in app
+    # The runtime lock alone, hash-checked: no test tools and no torch in a production image.
+    assert "--require-hashes -r requirements/app.lock" in app and "torch" not in app
+    assert "dev.lock" not in app
     rasa = (ROOT / "deploy" / "Dockerfile.rasa").read_text()
     assert "python:3.10" in rasa and "requirements/rasa.lock" in rasa
     for f in ("postgres-init.sql", "rasa-endpoints.yml"):

@@ -5,13 +5,23 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot import handoff_desk
-from bot.cli import main
+from cli.main import main
+from rendering.messages import OutMessage
+from rendering.renderer import Renderer
+from services import handoff as handoff_desk
+from services.handoff import HandoffDesk
+from services.outbox import Outbox
 from storage import conversations, people
+from storage import outbox as outbox_rows
 from storage.db import session_scope
 from storage.handoff import open_handoff, release_handoff
+from storage.models import OutboxStatus
 from translations.engine import NullTranslator
-from translations.render import Renderer
+
+
+def desk(engine: Engine) -> HandoffDesk:
+    """The desk as the web chat has it: no push channel, the web chat fetches its messages."""
+    return HandoffDesk(engine, NullTranslator(), Renderer(engine, None, {}), Outbox(engine, {}))
 
 
 @pytest.fixture
@@ -30,38 +40,27 @@ def handoff(seeded: Engine) -> tuple[int, str]:
 
 def test_conversation_and_reply_without_a_translation_model(seeded: Engine, handoff):
     handoff_id, person_id = handoff
-    conv = handoff_desk.conversation(seeded, NullTranslator(), handoff_id, staff="k.mueller")
+    conv = desk(seeded).conversation(handoff_id, staff="k.mueller")
     assert conv.language == "ar"
     assert [(line.speaker, line.text, line.german) for line in conv.lines] == [
         ("person", "بدي احكي مع موظف", None)
     ]
     renderer = Renderer(seeded, None, {})
-    sent = handoff_desk.reply(
-        seeded, NullTranslator(), renderer, handoff_id, staff="k.mueller", text="Guten Tag!"
-    )
+    sent = desk(seeded).reply(handoff_id, staff="k.mueller", text="Guten Tag!")
     assert (sent.language, sent.translation) == ("de", "untranslated")
     # A note in the person's language says the case manager wrote in German.
     note = renderer.message("staff_reply_untranslated", "ar")
     assert note.language == "ar" and sent.text == f"Guten Tag!\n\n{note.text}"
-    mine = handoff_desk.reply(
-        seeded,
-        NullTranslator(),
-        renderer,
-        handoff_id,
-        staff="k.mueller",
-        text="مرحبا، أنا مديرة الحالة",
-        written_in="ar",
+    mine = desk(seeded).reply(
+        handoff_id, staff="k.mueller", text="مرحبا، أنا مديرة الحالة", written_in="ar"
     )
     assert (mine.language, mine.translation, mine.back_translation) == ("ar", "staff", None)
     # The web chat fetches both from its outbox, in order, marked as the case manager's.
     with session_scope(seeded) as s:
-        out = conversations.take_undelivered(session=s, person_id=person_id)
+        out = Outbox(seeded, {}).take(session=s, person_id=person_id)
         assert [m.text for m in out] == [sent.text, "مرحبا، أنا مديرة الحالة"]
         assert {m.meta["response"] for m in out} == {"staff_reply"}
-    speakers = [
-        line.speaker
-        for line in handoff_desk.conversation(seeded, NullTranslator(), handoff_id, staff="x").lines
-    ]
+    speakers = [line.speaker for line in desk(seeded).conversation(handoff_id, staff="x").lines]
     assert speakers == ["person", "staff", "staff"]
 
 
@@ -70,13 +69,9 @@ def test_a_closed_handoff_takes_no_replies(seeded: Engine, handoff):
     with session_scope(seeded) as s:
         release_handoff(session=s, handoff_id=handoff_id, by="k.mueller")
     with pytest.raises(handoff_desk.HandoffNotOpen):
-        handoff_desk.reply(
-            seeded, NullTranslator(), Renderer(seeded, None, {}), handoff_id, staff="x", text="Hallo"
-        )
+        desk(seeded).reply(handoff_id, staff="x", text="Hallo")
     with pytest.raises(ValueError):
-        handoff_desk.reply(
-            seeded, NullTranslator(), Renderer(seeded, None, {}), 999999, staff="x", text="  "
-        )
+        desk(seeded).reply(999999, staff="x", text="  ")
 
 
 def test_the_command_line(seeded: Engine, database_url: str, handoff, monkeypatch, capsys):
@@ -92,28 +87,39 @@ def test_the_command_line(seeded: Engine, database_url: str, handoff, monkeypatc
     assert main(["handoff", "reply", str(handoff_id), "   ", "--by", "k.mueller"]) == 1
 
 
-def test_the_outbox_holds_only_staff_replies_until_delivered(seeded: Engine, handoff):
+class RefusingSender:
+    """A push channel whose every send is refused for good (the person blocked the bot)."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    async def send(self, external_id: str, message: OutMessage) -> None:
+        from services.outbound import SendFailed
+
+        self.tries += 1
+        raise SendFailed("Forbidden: bot blocked")
+
+    async def send_file(self, external_id, attachment) -> None:  # pragma: no cover
+        raise AssertionError
+
+
+async def test_a_refused_reply_is_marked_and_shown_in_the_conversation(seeded: Engine, handoff):
+    """The outbox delivers every queued message once; a refusal is kept with its reason."""
     handoff_id, person_id = handoff
     with session_scope(seeded) as s:
-        conversations.store_outbound(
-            session=s,
-            person_id=person_id,
-            channel="web",
-            text="a bot answer kept for later",
-            buttons=[],
-            meta={"response": "utter_greet"},
-            delivered=False,
-        )
-    handoff_desk.reply(
-        seeded, NullTranslator(), Renderer(seeded, None, {}), handoff_id, staff="x", text="Hallo"
-    )
+        person = people.get_person(session=s, person_id=person_id)
+        person.channel = "telegram"
+        s.add(person)
+    sender = RefusingSender()
+    outbox = Outbox(seeded, {"telegram": sender})
+    reply_desk = HandoffDesk(seeded, NullTranslator(), Renderer(seeded, None, {}), outbox)
+    reply_desk.reply(handoff_id, staff="x", text="Hallo")
+    report = await outbox.deliver()
+    assert (report.failed, sender.tries) == (1, 1)
+    assert (await outbox.deliver()).failed == 0 and sender.tries == 1  # never tried again
     with session_scope(seeded) as s:
-        [row] = conversations.undelivered_staff_replies(session=s, channel="web")
-        assert row.text.startswith("Hallo\n\n") and row.id is not None
-        assert conversations.undelivered_staff_replies(session=s, channel="telegram") == []
-        conversations.mark_delivered(session=s, message_id=row.id, failure="Forbidden: bot blocked")
-    with session_scope(seeded) as s:
-        assert conversations.undelivered_staff_replies(session=s, channel="web") == []
-    lines = handoff_desk.conversation(seeded, NullTranslator(), handoff_id, staff="x").lines
+        [row] = outbox_rows.of_person(session=s, person_id=person_id)
+        assert row.status == OutboxStatus.FAILED and row.failure == "Forbidden: bot blocked"
+    lines = reply_desk.conversation(handoff_id, staff="x").lines
     assert lines[-1].speaker == "staff"
     assert lines[-1].text.endswith("  [not delivered: Forbidden: bot blocked]")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.settings import ROOT
+from lotse.settings import ROOT
 from tests.support.nlu_data import HELD_OUT, TRAIN, examples, normalise
 
 LANGS = ["de", "en", "fr", "tr", "ar", "fa", "uk", "ru"]

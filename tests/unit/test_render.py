@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from rendering.renderer import Renderer, fill
 from storage.db import session_scope
 from storage.models import FaqEntry, Translation
 from translations.engine import TranslationUnavailable
-from translations.render import Renderer, fill
 
 
 class UpperTranslator:

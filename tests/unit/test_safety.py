@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.safety import is_emergency
+from services.conversation.safety import is_emergency
 
 
 @pytest.mark.parametrize(

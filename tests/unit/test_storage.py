@@ -8,8 +8,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from storage import conversations, handoff, people
+from storage import outbox as outbox_rows
 from storage.db import session_scope
-from storage.models import HandoffRequest, InboundMessage, InboundStatus, OutboundMessage, Person
+from storage.models import (
+    HandoffRequest,
+    InboundMessage,
+    InboundStatus,
+    OutboundMessage,
+    OutboxStatus,
+    Person,
+)
 
 
 def make_person(engine: Engine, external_id: str = "42", given: bool = True) -> Person:
@@ -75,20 +83,19 @@ def test_inbound_is_kept_until_processed_in_order(engine: Engine):
 def test_web_outbox_delivers_each_message_once(engine: Engine):
     person = make_person(engine, external_id="web-1")
     with session_scope(engine) as s:
-        conversations.store_outbound(
+        outbox_rows.add(
             session=s,
             person_id=person.id,
             channel="web",
             text="später",
             buttons=[{"title": "A", "payload": "i:greet"}],
             meta={"x": 1},
-            delivered=False,
         )
     with session_scope(engine) as s:
-        [msg] = conversations.take_undelivered(session=s, person_id=person.id)
+        [msg] = outbox_rows.take_queued(session=s, person_id=person.id)
         assert msg.text == "später" and msg.buttons == [{"title": "A", "payload": "i:greet"}]
     with session_scope(engine) as s:
-        assert conversations.take_undelivered(session=s, person_id=person.id) == []
+        assert outbox_rows.take_queued(session=s, person_id=person.id) == []
 
 
 def test_handoff_pauses_and_release_resumes(engine: Engine):
@@ -117,14 +124,14 @@ def test_erasure_cascades_to_everything_of_the_person(engine: Engine):
             conversations.store_inbound(
                 session=s, person_id=pid, channel="telegram", text="x", payload=None
             )
-            conversations.store_outbound(
+            outbox_rows.add(
                 session=s,
                 person_id=pid,
                 channel="telegram",
                 text="y",
                 buttons=[],
                 meta={},
-                delivered=True,
+                status=OutboxStatus.SENT,
             )
             handoff.open_handoff(session=s, person_id=pid, reason="user")
     with session_scope(engine) as s:
@@ -147,14 +154,14 @@ def test_retention_purges_old_messages_only(engine: Engine):
             session=s, person_id=person.id, channel="web", text="alt", payload=None
         )
         old.received_at = utcnow() - timedelta(days=200)
-        conversations.store_outbound(
+        outbox_rows.add(
             session=s,
             person_id=person.id,
             channel="web",
             text="neu",
             buttons=[],
             meta={},
-            delivered=True,
+            status=OutboxStatus.SENT,
         )
         conversations.store_inbound(
             session=s, person_id=person.id, channel="web", text="neu", payload=None

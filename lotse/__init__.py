@@ -1,0 +1,1 @@
+"""KIM Lotse's own definitions: settings and the composition root (``lotse.runtime.build``)."""

@@ -1,0 +1,57 @@
+"""The app's background jobs: each wakes a service; the database rows are the truth.
+
+A restart or a missed run loses nothing: every job looks at rows (kept messages, reminders, the
+outbox, the waiting list) and does what is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from lotse.runtime import Runtime
+from scheduler.setup import add_interval_job
+from services.booking.reminders import dispatch_due
+from storage.db import utcnow
+
+REMINDERS_JOB = "reminders"
+RETENTION_SECONDS = 6 * 3600
+WAITLIST_SECONDS = 300
+
+
+def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
+    """Every job of the app process, with explicit ids (a restart never duplicates one)."""
+    settings = runtime.settings
+    add_interval_job(
+        scheduler,
+        "retry-pending",
+        runtime.conversation.retry_pending,
+        settings.conversation.retry_interval_seconds,
+    )
+    sender = runtime.notices.reminder_sender(runtime.senders)
+    cfg = runtime.reminder_config
+
+    async def reminders() -> Any:
+        return await dispatch_due(runtime.engine, sender, **cfg.as_kwargs())
+
+    add_interval_job(scheduler, REMINDERS_JOB, reminders, settings.reminders.interval_seconds)
+    add_interval_job(
+        scheduler,
+        "retention",
+        lambda: asyncio.to_thread(runtime.privacy.purge_expired),
+        RETENTION_SECONDS,
+    )
+    add_interval_job(scheduler, "waitlist", runtime.notices.notify_waitlist, WAITLIST_SECONDS)
+    if runtime.outbox.push_channels:
+        add_interval_job(
+            scheduler, "outbox", runtime.outbox.deliver, settings.telegram.outbox_interval_seconds
+        )
+
+
+def wake_reminder_job(scheduler: AsyncIOScheduler) -> None:
+    """Run the reminder job now (e.g. after staff cancelled a day), instead of at its next interval."""
+    job = scheduler.get_job(REMINDERS_JOB)
+    if job is not None:
+        job.modify(next_run_time=utcnow())
