@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.db import UTCDateTime, utcnow
@@ -96,7 +96,13 @@ class SeenUpdate(SQLModel, table=True):
 
 
 class InboundMessage(SQLModel, table=True):
-    """Every message a person sent after consent, stored before it is processed."""
+    """Every message a person sent after consent, stored (with its update key) before it is processed.
+
+    ``update_key`` is the channel's id of the update (Telegram ``update_id``, a button press, the web
+    chat's ``message_id``): stored in the same transaction as the message, so a redelivery is answered
+    from what was stored, and erased with the person. ``german`` keeps the machine translation a case
+    manager reads (with ``german_flags``: route, pivot, glossary terms kept), so it goes with the message.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: str = _fk_person()
@@ -107,6 +113,10 @@ class InboundMessage(SQLModel, table=True):
     attempts: int = 0
     received_at: datetime = _ts()
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    update_key: str | None = Field(default=None, max_length=96, unique=True)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    german: str | None = Field(default=None, sa_type=Text)
+    german_flags: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class OutboundMessage(SQLModel, table=True):
@@ -126,6 +136,11 @@ class OutboundMessage(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failure: str | None = Field(default=None, max_length=300)
+    # The message this one answers (a retried request is answered with the same replies).
+    in_reply_to: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("inboundmessage.id", ondelete="SET NULL"), index=True),
+    )
 
     __table_args__ = (Index("ix_outboundmessage_status_channel", "status", "channel"),)
 
@@ -137,20 +152,45 @@ class HandoffRequest(SQLModel, table=True):
     person_id: str = _fk_person()
     status: str = Field(default=HandoffStatus.OPEN, max_length=16, index=True)
     reason: str = Field(max_length=32)  # user | fallback | sensitive
+    urgent: bool = False  # danger to life or violence: first in the inbox
     created_at: datetime = _ts()
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_by: str | None = Field(default=None, max_length=64)
 
 
 class UnansweredQuestion(SQLModel, table=True):
-    """A question nobody could answer, anonymised, for staff to write content for."""
+    """A question nobody could answer, anonymised, for staff to write content for.
+
+    ``person_id`` links it to who asked, so they can be told when an answer is published (and it goes
+    with them when they are erased); editors only ever see the anonymised text.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
+    person_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(32), ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=True),
+    )
     text: str = Field(sa_type=Text)
     language: str = Field(max_length=8)
     intent: str | None = Field(default=None, max_length=64)
     confidence: float | None = None
     created_at: datetime = _ts()
+
+
+class ErasureRequest(SQLModel, table=True):
+    """A person's ``/delete``: which stores were erased, and what must be retried.
+
+    Holds only the pseudonym (the person row itself is gone); ``receipt`` is one entry per store:
+    ``{"store": …, "rows": n, "status": "ok" | "failed", "error": …}``.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    pseudonym: str = Field(max_length=32, index=True)
+    requested_at: datetime = _ts()
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | done | failed
+    receipt: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    attempts: int = 0
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # --- content ------------------------------------------------------------------------------------
