@@ -210,6 +210,16 @@ class ActionAskBookingSlot(ServiceAction):
         now = utcnow()
         page = int(tracker.get_slot("booking_page") or 0)
         topic = tracker.get_slot("booking_topic")
+        place = tracker.get_slot("booking_place")
+        with session_scope(self.services.engine) as s:
+            town = calendar.get_municipality(s, str(place)) if place else None
+        if town is not None and not town.local_cm and not town.served_by_office:
+            # No case management for this town: say who serves it (never a waiting list for an
+            # office that does not exist), and offer a person or another town.
+            dispatcher.utter_message(
+                response="booking_town_not_covered", town=town.name, contact=town.contact or ""
+            )
+            return [ActiveLoop(None), SlotSet("requested_slot", None), *clear_booking()]
         with session_scope(self.services.engine) as s:
             free = calendar.free_slots(
                 s,
@@ -224,18 +234,7 @@ class ActionAskBookingSlot(ServiceAction):
         if not shown and page > 0:
             shown = calendar.choose_slots(free, SLOTS_SHOWN)  # "later" past the end: start again
         if not shown:
-            # Towns without local case management: the seed says where to turn instead.
-            with session_scope(self.services.engine) as s:
-                town = next(
-                    (
-                        m
-                        for m in calendar.municipalities(s)
-                        if m.slug == tracker.get_slot("booking_place")
-                    ),
-                    None,
-                )
-                note = town.note if town is not None and not town.local_cm else None
-            dispatcher.utter_message(response="booking_no_slots", note=note or "")
+            dispatcher.utter_message(response="booking_no_slots")
             return []
         office_id = shown[0].office_id
         dispatcher.utter_message(

@@ -97,16 +97,18 @@ class ActionAnswerFaq(ServiceAction):
     def _second_opinion(self, tracker: Tracker, topic: str, municipality: str | None) -> str:
         """The stored content may know better than the classifier which topic the words are about.
 
-        Only a clear case overrides the NLU topic: the best entry overall is in another topic, scores
-        well, and scores far above the best entry of the recognised topic.
+        Only a clear case overrides the NLU topic: the best Kreis-wide entry overall is in another topic,
+        scores well, and scores far above the best Kreis-wide entry of the recognised topic.
         """
         text = self.user_text(tracker)
         if not text:
             return topic
-        best = self.services.index.search(text, municipality=municipality, limit=1)
+        # Kreis-wide entries only: a town's own entry may override the Kreis entry of its topic, but
+        # never move a question to another topic (a housing question naming a town is not its Kita).
+        best = self.services.index.search(text, municipality=None, limit=1)
         if not best or best[0].topic == topic or best[0].score < SECOND_OPINION_MIN:
             return topic
-        own = self.services.index.search(text, topic=topic, municipality=municipality, limit=1)
+        own = self.services.index.search(text, topic=topic, municipality=None, limit=1)
         if own and best[0].score < SECOND_OPINION_RATIO * own[0].score:
             return topic
         logger.info("topic %s -> %s by content search", topic, best[0].topic)
@@ -141,7 +143,9 @@ class ActionAnswerFaq(ServiceAction):
                 related: list[int] = [
                     e.id
                     for e in content.faqs_in_topic(session=s, topic=topic)
-                    if e.id is not None and e.id != chosen and e.scope in ("kreis", municipality)
+                    if e.id is not None
+                    and e.id != chosen
+                    and self.services.index.applies(e.scope, municipality)
                 ][:RELATED]
         else:
             topic = TOPIC_INTENTS.get(intent or "") or tracker.get_slot(SLOT_TOPIC)
@@ -160,7 +164,7 @@ class ActionAnswerFaq(ServiceAction):
                 in_topic = [
                     e
                     for e in content.faqs_in_topic(session=s, topic=topic)
-                    if e.scope in ("kreis", municipality)
+                    if self.services.index.applies(e.scope, municipality)
                 ]
             if not in_topic:
                 dispatcher.utter_message(response="utter_faq_not_found")

@@ -62,7 +62,7 @@ def build_booking(
         msg.meta["slots"] = len(buttons) - 2
         return msg
     if name == "booking_no_slots":
-        msg = b.message(
+        return b.message(
             name,
             lang,
             intent=intent,
@@ -70,9 +70,19 @@ def build_booking(
                 lang, payloads.intent("join_waitlist"), payloads.encode(payloads.StopBooking())
             ),
         )
-        if args.get("note"):  # a town without local case management: where to turn instead
-            msg.text = f"{args['note']}\n\n{msg.text}"
-        return msg
+    if name == "booking_town_not_covered":
+        buttons = [
+            Button(r.text("button_request_human", lang), payloads.intent("request_human")),
+            Button(r.text("button_other_town", lang), payloads.intent("book_appointment")),
+        ]
+        return b.message(
+            name,
+            lang,
+            intent=intent,
+            buttons=buttons,
+            town=str(args.get("town") or ""),
+            contact=str(args.get("contact") or ""),
+        )
     if name == "utter_ask_booking_people":
         buttons = [Button(str(n), payloads.booking("n", str(n))) for n in range(1, MAX_PEOPLE + 1)]
         return b.message(name, lang, intent=intent, buttons=[*buttons, _stop(b, lang)])

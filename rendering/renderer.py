@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage import content
-from storage.db import session_scope
+from storage.calendar import to_local
+from storage.db import session_scope, utcnow
 from storage.models import FaqEntry, TextStatus
 from storage.vocabulary import MASTER_LANGUAGE
 from translations.engine import NullTranslator, TranslationUnavailable, Translator
@@ -76,6 +79,7 @@ class Renderer:
         self.engine = engine
         self.translator: Translator = translator or NullTranslator()
         self.variables = dict(variables or {})
+        self.today: Callable[[], date] = lambda: to_local(utcnow()).date()
 
     # --- the choice ------------------------------------------------------------------------------
 
@@ -111,6 +115,8 @@ class Renderer:
                     TextStatus.DRAFT: "faq_note_draft",
                     TextStatus.MACHINE: "faq_note_machine",
                 }.get(TextStatus(row.status))
+                if lang != language and note is None:
+                    note = "faq_note_bridge"  # honest: not the person's language, but one they may read
                 return Rendered(row.text, lang, row.status, note_key=note)
             if not current and row.status == TextStatus.REVIEWED:
                 return Rendered(row.text, lang, row.status, outdated=True, note_key="faq_note_outdated")
@@ -215,6 +221,9 @@ class Renderer:
             notes.append(self.message_in(session, answer.note_key, language).text)
         if entry.needs_review:
             notes.append(self.message_in(session, "faq_note_needs_review", language).text)
+        if entry.valid_until is not None and entry.valid_until < self.today():
+            # A figure that changed on a known date and nobody has confirmed the entry since.
+            notes.append(self.message_in(session, "faq_note_check_office", language).text)
         footer = self.message_in(
             session,
             "faq_footer",

@@ -22,6 +22,7 @@ BOOKING_RESPONSES = frozenset(
         "utter_ask_booking_place",
         "utter_ask_booking_slot",
         "booking_no_slots",
+        "booking_town_not_covered",
         "utter_ask_booking_people",
         "utter_ask_booking_interpreter",
         "utter_ask_booking_confirm",
@@ -68,7 +69,8 @@ class ResponseBuilder(MessageBuilder):
     def notice_languages(self) -> OutMessage:
         # Before consent the language is unknown: the prompt is given in German and English.
         return OutMessage(
-            "Sprache / Language / اللغة / Мова / Язык / Dil / زبان / Langue",
+            "Sprache / Language / اللغة / Мова / Язык / Dil / زبان / Langue / Idioma / Język / "
+            "Limba / Език / Gjuha / Ziman",
             self.language_buttons(payloads.NoticeLanguage),
             {"response": "notice_languages", "language": "de", "translation": "source"},
         )

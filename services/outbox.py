@@ -106,7 +106,12 @@ class Outbox:
     # --- recording (inside the caller's unit of work) ---------------------------------------------
 
     def _add(
-        self, session: Session, person: Person, messages: Sequence[OutMessage], status: str
+        self,
+        session: Session,
+        person: Person,
+        messages: Sequence[OutMessage],
+        status: str,
+        in_reply_to: int | None = None,
     ) -> list[int]:
         ids = []
         for m in messages:
@@ -118,19 +123,25 @@ class Outbox:
                 buttons=[b.to_dict() for b in m.buttons],
                 meta=m.meta,
                 status=status,
+                in_reply_to=in_reply_to,
             )
             assert row.id is not None
             ids.append(row.id)
         return ids
 
     def record_replies(
-        self, *, session: Session, person: Person, messages: Sequence[OutMessage]
+        self,
+        *,
+        session: Session,
+        person: Person,
+        messages: Sequence[OutMessage],
+        in_reply_to: int | None = None,
     ) -> list[int]:
         """Replies the channel returns to a request: shown at once (pull) or delivered next (push)."""
         if session.get(Person, person.id) is None:
             return []  # erased in this very request: nothing of theirs is kept
         status = OutboxStatus.QUEUED if person.channel in self.senders else OutboxStatus.SENT
-        return self._add(session, person, messages, status)
+        return self._add(session, person, messages, status, in_reply_to)
 
     def record_sent(
         self, *, session: Session, person: Person, messages: Sequence[OutMessage]
@@ -138,9 +149,16 @@ class Outbox:
         """Messages a sender has just delivered itself (reminders): kept for the transcript."""
         return self._add(session, person, messages, OutboxStatus.SENT)
 
-    def enqueue(self, *, session: Session, person: Person, messages: Sequence[OutMessage]) -> list[int]:
+    def enqueue(
+        self,
+        *,
+        session: Session,
+        person: Person,
+        messages: Sequence[OutMessage],
+        in_reply_to: int | None = None,
+    ) -> list[int]:
         """Messages produced outside a request: pushed by ``deliver`` or fetched with ``take``."""
-        return self._add(session, person, messages, OutboxStatus.QUEUED)
+        return self._add(session, person, messages, OutboxStatus.QUEUED, in_reply_to)
 
     def take(self, *, session: Session, person_id: str) -> list[OutMessage]:
         """A pull channel's queued messages, oldest first; each is returned once."""

@@ -353,6 +353,11 @@ def case_managers(session: Session) -> list[CaseManager]:
     return list(session.exec(select(CaseManager)).all())
 
 
+def get_municipality(session: Session, slug: str) -> Municipality | None:
+    """One municipality by slug."""
+    return session.get(Municipality, slug)
+
+
 def get_office(session: Session, office_id: str) -> Office | None:
     """One office by id."""
     return session.get(Office, office_id)

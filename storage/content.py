@@ -14,6 +14,7 @@ from storage.models import (
     Checklist,
     FaqEntry,
     Origin,
+    ScopeGroup,
     TextStatus,
     Translation,
     UnansweredQuestion,
@@ -88,7 +89,8 @@ def content_stamp(*, session: Session) -> tuple[int, str]:
         select(func.count(col(Translation.id)), func.max(Translation.updated_at))
     ).one()
     faq_latest = session.exec(select(func.max(FaqEntry.updated_at))).one()
-    return int(count or 0), f"{latest}|{faq_latest}"
+    groups_latest = session.exec(select(func.max(ScopeGroup.updated_at))).one()
+    return int(count or 0), f"{latest}|{faq_latest}|{groups_latest}"
 
 
 def store_machine_translation(
@@ -150,3 +152,17 @@ def master_versions_and_texts(
         select(Translation).where(col(Translation.owner_type).in_(["faq", "message"]))
     ).all()
     return versions, rows
+
+
+def scope_groups(*, session: Session) -> dict[str, frozenset[str]]:
+    """Every scope group and its municipalities."""
+    return {g.key: frozenset(g.municipalities) for g in session.exec(select(ScopeGroup)).all()}
+
+
+def scope_applies(scope: str, municipality: str | None, groups: dict[str, frozenset[str]]) -> bool:
+    """Whether an entry of ``scope`` is for a person in ``municipality`` (Kreis-wide is for everyone)."""
+    if scope == "kreis":
+        return True
+    if municipality is None:
+        return False
+    return scope == municipality or municipality in groups.get(scope, frozenset())

@@ -11,8 +11,10 @@ from storage.models import HandoffRequest, HandoffStatus
 from storage.people import set_paused
 
 
-def open_handoff(*, session: Session, person_id: str, reason: str) -> tuple[HandoffRequest, bool]:
-    """Open a hand-off (or return the open one). Returns (request, created)."""
+def open_handoff(
+    *, session: Session, person_id: str, reason: str, urgent: bool = False
+) -> tuple[HandoffRequest, bool]:
+    """Open a hand-off, or return the open one (flagged urgent if ``urgent``): (request, created)."""
     existing = session.exec(
         select(HandoffRequest).where(
             HandoffRequest.person_id == person_id,
@@ -20,8 +22,11 @@ def open_handoff(*, session: Session, person_id: str, reason: str) -> tuple[Hand
         )
     ).first()
     if existing is not None:
+        if urgent and not existing.urgent:
+            existing.urgent = True
+            session.add(existing)
         return existing, False
-    req = HandoffRequest(person_id=person_id, reason=reason)
+    req = HandoffRequest(person_id=person_id, reason=reason, urgent=urgent)
     session.add(req)
     set_paused(session=session, person_id=person_id, paused=True)
     session.flush()

@@ -101,7 +101,7 @@ class InboundMessage(SQLModel, table=True):
     ``update_key`` is the channel's id of the update (Telegram ``update_id``, a button press, the web
     chat's ``message_id``): stored in the same transaction as the message, so a redelivery is answered
     from what was stored, and erased with the person. ``german`` keeps the machine translation a case
-    manager reads (with ``german_flags``: route, pivot, glossary terms kept), so it goes with the message.
+    manager reads (``german_flags``: route, pivot, glossary terms kept), so it goes with the message.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -168,7 +168,9 @@ class UnansweredQuestion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: str | None = Field(
         default=None,
-        sa_column=Column(String(32), ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=True),
+        sa_column=Column(
+            String(32), ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=True
+        ),
     )
     text: str = Field(sa_type=Text)
     language: str = Field(max_length=8)
@@ -216,11 +218,27 @@ class FaqEntry(SQLModel, table=True):
     verified_by: str = Field(max_length=120)
     review_due: date | None = None
     needs_review: bool = False
+    # A figure that changes on a known date (e.g. Kindergeld per year): after it, the bot adds "please
+    # check with the office" until an editor confirms the entry (sets a new date or clears it).
+    valid_until: date | None = None
+    # The authorities that decide what the answer is about (named in the answer; never an outcome).
+    decided_by: list[str] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
     origin: str = Field(default=Origin.SEED, max_length=8)
     seed_hash: str | None = Field(default=None, max_length=64)
     updated_at: datetime = _ts()
     updated_by: str = Field(default="seed", max_length=64)
+
+
+class ScopeGroup(SQLModel, table=True):
+    """A named group of municipalities an entry can be scoped to (e.g. the Kreisjugendamt's eight)."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=120)
+    municipalities: list[str] = Field(default_factory=list, sa_type=JSON)
+    origin: str = Field(default=Origin.SEED, max_length=8)
+    seed_hash: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _ts()
 
 
 class BotMessage(SQLModel, table=True):

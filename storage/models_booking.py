@@ -89,7 +89,11 @@ class Municipality(SQLModel, table=True):
     slug: str = Field(primary_key=True, max_length=64)
     name: str = Field(max_length=120)
     local_cm: bool = True
-    note: str | None = Field(default=None, sa_type=Text)  # e.g. who to turn to without local CM
+    note: str | None = Field(default=None, sa_type=Text)  # for staff only, never shown to people
+    # Without local case management: who serves the town (a name and address, shown to people in any
+    # language), and the office whose case managers take its residents, if one does.
+    contact: str | None = Field(default=None, max_length=300)
+    served_by_office: str | None = Field(default=None, max_length=64)
     origin: str = Field(default="seed", max_length=8)
     seed_hash: str | None = Field(default=None, max_length=64)
     updated_at: datetime = _ts()

@@ -33,6 +33,9 @@ class GlossaryTerm(SQLModel, table=True):
     term: str = Field(max_length=80)
     language: str = Field(max_length=8)
     explanation: str = Field(default="", max_length=300)
+    # The short explanation written in brackets after the term in human texts ("Jobcenter (job centre)"),
+    # one per language: the content check holds every text to it.
+    gloss: str = Field(default="", max_length=120)
     origin: str = Field(default="seed", max_length=8)
     updated_at: datetime = _ts()
     updated_by: str = Field(default="seed", max_length=64)

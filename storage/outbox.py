@@ -36,6 +36,7 @@ def add(
     buttons: list[dict[str, str]],
     meta: dict[str, Any],
     status: str = OutboxStatus.QUEUED,
+    in_reply_to: int | None = None,
 ) -> OutboundMessage:
     """Put one message in the outbox (``status=sent`` for a reply the channel returned itself)."""
     now = utcnow()
@@ -48,6 +49,7 @@ def add(
         status=status,
         created_at=now,
         delivered_at=now if status == OutboxStatus.SENT else None,
+        in_reply_to=in_reply_to,
     )
     session.add(row)
     session.flush()

@@ -23,3 +23,19 @@ def anonymise(text: str, limit: int = 500) -> str:
 def log_safe(text: str, limit: int = 60) -> str:
     """User text for a log line: no line breaks (no forged log lines), short, anonymised."""
     return anonymise(text, limit).replace("\r", " ").replace("\n", " ")
+
+
+def ident(value: object, limit: int = 48) -> str:
+    """An id for a log line, escaped: control and invisible characters as ``\\x..``/``\\u....`` escapes,
+    cut to ``limit``. A sender or message id that contains a line break cannot forge a log line."""
+    text = str(value)
+    out = []
+    for ch in text[:limit]:
+        code = ord(ch)
+        if ch.isprintable() and not 0x200B <= code <= 0x206F and ch != "\\":
+            out.append(ch)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out) + ("…" if len(text) > limit else "")

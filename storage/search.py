@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from storage.content import active_faqs, content_stamp, faq_texts
+from storage.content import active_faqs, content_stamp, faq_texts, scope_applies, scope_groups
 from storage.db import session_scope
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -68,6 +68,7 @@ class FaqIndex:
         self._stamp: tuple[int, str] | None = None
         self._docs: list[tuple[int, str, str, str, dict[str, float]]] = []
         self._idf: dict[str, float] = {}
+        self._groups: dict[str, frozenset[str]] = {}
 
     def _refresh(self) -> None:
         with session_scope(self._engine) as session:
@@ -76,6 +77,7 @@ class FaqIndex:
                 return
             entries = active_faqs(session=session)
             texts = faq_texts(session=session, keys=[e.key for e in entries])
+            groups = scope_groups(session=session)
         by_key: dict[str, list[str]] = defaultdict(list)
         for t in texts:
             # Questions count double: they are what people ask.
@@ -94,7 +96,14 @@ class FaqIndex:
             vec = {f: (1 + math.log(c)) * idf[f] for f, c in feats.items()}
             norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
             docs.append((fid, key, topic, scope, {f: v / norm for f, v in vec.items()}))
-        self._docs, self._idf, self._stamp = docs, idf, stamp
+        self._docs, self._idf, self._groups, self._stamp = docs, idf, groups, stamp
+
+    def applies(self, scope: str, municipality: str | None) -> bool:
+        """Whether an entry of ``scope`` is for a person in ``municipality`` (groups resolved)."""
+        with self._lock:
+            self._refresh()
+            groups = self._groups
+        return scope_applies(scope, municipality, groups)
 
     def search(
         self,
@@ -105,10 +114,10 @@ class FaqIndex:
         limit: int = 3,
         min_score: float = 0.0,
     ) -> list[Hit]:
-        """Best entries for ``query``; local entries only for the person's own municipality."""
+        """Best entries for ``query``; local (or group) entries only for the person's municipality."""
         with self._lock:
             self._refresh()
-            docs, idf = self._docs, self._idf
+            docs, idf, groups = self._docs, self._idf, self._groups
         qf = features(query)
         qvec = {f: (1 + math.log(c)) * idf[f] for f, c in qf.items() if f in idf}
         qnorm = math.sqrt(sum(v * v for v in qvec.values())) or 1.0
@@ -116,7 +125,7 @@ class FaqIndex:
         for fid, key, d_topic, scope, vec in docs:
             if topic is not None and d_topic != topic:
                 continue
-            if scope != "kreis" and scope != municipality:
+            if not scope_applies(scope, municipality, groups):
                 continue
             score = sum(w * vec.get(f, 0.0) for f, w in qvec.items()) / qnorm
             if scope != "kreis":

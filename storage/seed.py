@@ -23,7 +23,15 @@ import yaml
 from sqlmodel import Session, select
 
 from storage.db import utcnow
-from storage.models import BotMessage, Checklist, FaqEntry, Origin, TextStatus, Translation
+from storage.models import (
+    BotMessage,
+    Checklist,
+    FaqEntry,
+    Origin,
+    ScopeGroup,
+    TextStatus,
+    Translation,
+)
 from storage.vocabulary import MASTER_LANGUAGE, TOPICS
 
 logger = logging.getLogger(__name__)
@@ -118,10 +126,32 @@ def _upsert_text(
     session.add(row)
 
 
-def _load_faq_file(session: Session, path: Path, report: SeedReport) -> None:
+def _faq_overlays(seed_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Translations in their own files (``translations/faq.<lang>.yml``), by entry key and language."""
+    overlays: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in sorted((seed_dir / "translations").glob("faq.*.yml")):
+        lang = path.name.split(".")[1]
+        for key, texts in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
+            if isinstance(texts, dict):
+                overlays.setdefault(str(key), {})[lang] = texts
+    return overlays
+
+
+def _load_faq_file(
+    session: Session,
+    path: Path,
+    report: SeedReport,
+    overlays: dict[str, dict[str, dict[str, Any]]],
+    scopes: set[str],
+) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     for raw in data.get("entries", []):
         key = raw["key"]
+        for lang, texts in overlays.get(key, {}).items():
+            raw.setdefault("texts", {}).setdefault(lang, texts)  # a text in the entry file wins
+        if raw.get("scope", "kreis") not in scopes:
+            report.errors.append(f"{path.name}:{key}: unknown scope {raw.get('scope')!r}")
+            continue
         if raw.get("topic") not in TOPICS:
             report.errors.append(f"{path.name}:{key}: unknown topic {raw.get('topic')!r}")
             continue
@@ -169,6 +199,8 @@ def _load_faq_file(session: Session, path: Path, report: SeedReport) -> None:
         entry.verified_by = raw.get("verified_by", "seed")
         entry.review_due = raw.get("review_due")
         entry.needs_review = bool(raw.get("needs_review", False))
+        entry.valid_until = raw.get("valid_until")
+        entry.decided_by = [str(a) for a in raw.get("decided_by") or []]
         entry.seed_hash = digest
         entry.updated_at = utcnow()
         session.add(entry)
@@ -299,12 +331,43 @@ def _load_checklists(session: Session, path: Path, report: SeedReport) -> None:
                 )
 
 
+def _load_scopes(session: Session, seed_dir: Path, report: SeedReport) -> set[str]:
+    """Scope groups (``scopes.yml``); returns every valid scope: kreis, municipalities, groups."""
+    valid = {"kreis"}
+    offices = seed_dir / "offices.yml"
+    if offices.exists():
+        data = yaml.safe_load(offices.read_text(encoding="utf-8")) or {}
+        valid |= {str(m["slug"]) for m in data.get("municipalities") or []}
+    path = seed_dir / "scopes.yml"
+    groups = (
+        (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("groups") if path.exists() else {}
+    )
+    for key, raw in (groups or {}).items():
+        members = [str(m) for m in raw.get("municipalities") or []]
+        unknown = [m for m in members if m not in valid]
+        if unknown:
+            report.errors.append(f"scopes.yml:{key}: unknown municipalities {unknown}")
+        digest = seed_hash(raw)
+        row = session.get(ScopeGroup, key)
+        valid.add(str(key))
+        if reload_skips(row, digest, report):
+            continue
+        row = row or ScopeGroup(key=str(key), name=str(raw.get("name") or key))
+        row.name, row.municipalities, row.seed_hash = str(raw.get("name") or key), members, digest
+        row.updated_at = utcnow()
+        session.add(row)
+    session.flush()
+    return valid
+
+
 def load_seed(session: Session, seed_dir: Path = SEED_DIR) -> SeedReport:
     """Load every seed file; safe to run any number of times."""
     report = SeedReport()
     session.info["seed_texts"] = _existing_texts(session)
+    scopes = _load_scopes(session, seed_dir, report)
+    overlays = _faq_overlays(seed_dir)
     for path in sorted((seed_dir / "faq").glob("*.yml")):
-        _load_faq_file(session, path, report)
+        _load_faq_file(session, path, report, overlays, scopes)
     if (seed_dir / "messages.yml").exists():
         _load_messages(session, seed_dir / "messages.yml", report)
     if (seed_dir / "checklists.yml").exists():

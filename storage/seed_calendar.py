@@ -50,6 +50,8 @@ def _load_municipalities(session: Session, items: list[dict[str, Any]], report: 
         row.name = raw["name"]
         row.local_cm = bool(raw.get("local_cm", True))
         row.note = raw.get("note")
+        row.contact = raw.get("contact")
+        row.served_by_office = raw.get("served_by_office")
         row.seed_hash, row.updated_at = digest, utcnow()
         session.add(row)
 

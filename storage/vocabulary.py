@@ -24,4 +24,5 @@ TOPICS = (
     "work_recognition",
     "banking",
     "case_management",
+    "everyday",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,17 @@ def _pg_database(template: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
+def _seed(url: str) -> None:
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        summary = seed_everything(session)
+    assert not summary.errors, summary.errors
+    if url.startswith("sqlite"):
+        with engine.connect() as conn:  # everything into the main file before it is copied
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """One migrated PostgreSQL database per session; each test gets a copy (faster than migrating)."""
@@ -52,19 +64,49 @@ def pg_template() -> Iterator[str]:
     databases.close()
 
 
+@pytest.fixture(scope="session")
+def pg_seeded_template() -> Iterator[str]:
+    """The same with the seed content loaded (copied for tests that use ``seeded``)."""
+    databases = _pg_database()
+    url = next(databases)
+    upgrade(url)
+    _seed(url)
+    yield url.rsplit("/", 1)[1]
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A migrated and a seeded SQLite file; tests get copies (migrating and seeding once)."""
+    base = tmp_path_factory.mktemp("templates")
+    files = {"migrated": base / "migrated.db", "seeded": base / "seeded.db"}
+    for kind, path in files.items():
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        if kind == "seeded":
+            _seed(url)
+    return files
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test runs on SQLite (the embedded default) and on the real PostgreSQL."""
+    """The same test runs on SQLite (the embedded default) and on the real PostgreSQL.
+
+    The database is migrated; for a test that asks for ``seeded`` it also holds the seed content.
+    """
+    kind = "seeded" if "seeded" in request.fixturenames else "migrated"
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        target = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_templates")[kind], target)
+        yield f"sqlite:///{target}"
     else:
-        yield from _pg_database(request.getfixturevalue("pg_template"))
+        template = "pg_seeded_template" if kind == "seeded" else "pg_template"
+        yield from _pg_database(request.getfixturevalue(template))
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    """A migrated, empty database."""
-    upgrade(database_url)
+    """A migrated database (empty, or seeded when the test asks for ``seeded``)."""
     eng = make_engine(database_url)
     yield eng
     eng.dispose()
@@ -73,9 +115,6 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def seeded(engine: Engine) -> Engine:
     """A migrated database with the seed content loaded."""
-    with session_scope(engine) as session:
-        summary = seed_everything(session)
-    assert not summary.errors, summary.errors
     return engine
 
 

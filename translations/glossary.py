@@ -81,21 +81,38 @@ class Glossary:
 
 def read_glossary_file(path: Path = SEED_FILE) -> Glossary:
     """The glossary as written in a seed file (used when the database cannot be read)."""
-    return Glossary(dict(_read_entries(path, [])))
+    entries = _read_entries(path, [])
+    return Glossary({term: {lang: text for lang, (text, _) in langs.items()} for term, langs in entries})
 
 
-def _read_entries(path: Path, errors: list[str]) -> list[tuple[str, dict[str, str]]]:
+def _read_entries(path: Path, errors: list[str]) -> list[tuple[str, dict[str, tuple[str, str]]]]:
+    """(term, {language: (explanation, gloss)}) from the glossary seed and its per-language files."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    entries: list[tuple[str, dict[str, str]]] = []
+    overlays: dict[str, dict[str, dict[str, Any]]] = {}
+    for extra in sorted((path.parent / "translations").glob("gloss.*.yml")):
+        lang = extra.name.split(".")[1]
+        for term, values in (yaml.safe_load(extra.read_text(encoding="utf-8")) or {}).items():
+            if isinstance(values, dict):
+                overlays.setdefault(str(term), {})[lang] = values
+    entries: list[tuple[str, dict[str, tuple[str, str]]]] = []
     for i, raw in enumerate(data.get("terms") or []):
         term = str((raw or {}).get("term") or "").strip()
         if not term:
             errors.append(f"{path.name}: entry {i + 1} has no term")
             continue
-        langs: dict[str, Any] = raw.get("explanations") or {}
-        texts = {str(k): str(v).strip() for k, v in langs.items() if v is not None}
+        explanations: dict[str, Any] = raw.get("explanations") or {}
+        glosses: dict[str, Any] = raw.get("gloss") or {}
+        texts = {
+            str(k): (str(explanations.get(k) or "").strip(), str(glosses.get(k) or "").strip())
+            for k in {*explanations, *glosses}
+        }
+        for lang, values in overlays.get(term, {}).items():
+            texts.setdefault(
+                lang,
+                (str(values.get("explanation") or "").strip(), str(values.get("gloss") or "").strip()),
+            )
         # A term without any explanation is still protected: it is stored with an empty German note.
-        entries.append((term, texts or {GERMAN: ""}))
+        entries.append((term, texts or {GERMAN: ("", "")}))
     return entries
 
 
@@ -118,19 +135,21 @@ def load_glossary(session: Session, path: Path = SEED_FILE) -> GlossaryReport:
         return report
     existing = {(r.term, r.language): r for r in session.exec(select(GlossaryTerm)).all()}
     for term, langs in _read_entries(path, report.errors):
-        for language, text in langs.items():
+        for language, (text, gloss) in langs.items():
             row = existing.get((term, language))
             if row is None:
-                row = GlossaryTerm(term=term, language=language, explanation=text[:300])
+                row = GlossaryTerm(
+                    term=term, language=language, explanation=text[:300], gloss=gloss[:120]
+                )
                 existing[(term, language)] = row
                 session.add(row)
                 report.created += 1
             elif row.origin == "staff":
                 report.kept_staff_edits += 1
-            elif row.explanation == text[:300]:
+            elif row.explanation == text[:300] and row.gloss == gloss[:120]:
                 report.unchanged += 1
             else:
-                row.explanation = text[:300]
+                row.explanation, row.gloss = text[:300], gloss[:120]
                 row.origin = "seed"
                 row.updated_at = utcnow()
                 row.updated_by = "seed"

@@ -17,6 +17,9 @@ class Language:
     rtl: bool = False
     # Languages tried, in order, when no text exists in this language (before the German master).
     bridge: tuple[str, ...] = ()
+    # False where neither the NLU model nor machine translation can understand what people write
+    # (Kurdish): the bot then says what it can do in that language and offers a person.
+    understood: bool = True
 
 
 LANGUAGES: dict[str, Language] = {
@@ -30,10 +33,18 @@ LANGUAGES: dict[str, Language] = {
         Language("tr", "Türkçe", "Turkish"),
         Language("fa", "فارسی", "Persian", rtl=True),
         Language("fr", "Français", "French", bridge=("en",)),
+        Language("es", "Español", "Spanish", bridge=("en",)),
+        Language("pl", "Polski", "Polish", bridge=("en",)),
+        Language("ro", "Română", "Romanian", bridge=("en",)),
+        Language("bg", "Български", "Bulgarian", bridge=("en",)),
+        Language("sq", "Shqip", "Albanian", bridge=("en",)),
+        Language("ku", "Kurdî (Kurmancî)", "Kurdish (Kurmanji)", bridge=("en",), understood=False),
     )
 }
 # Offered on the language buttons, in this order.
-CHAT_LANGUAGES: tuple[str, ...] = ("de", "en", "ar", "uk", "ru", "tr", "fa", "fr")
+CHAT_LANGUAGES: tuple[str, ...] = (
+    "de", "en", "ar", "uk", "ru", "tr", "fa", "fr", "es", "pl", "ro", "bg", "sq", "ku",
+)  # fmt: skip
 
 
 def normalise_code(code: str | None) -> str | None:
@@ -41,7 +52,7 @@ def normalise_code(code: str | None) -> str | None:
     if not code:
         return None
     base = code.replace("_", "-").split("-")[0].lower()
-    base = {"prs": "fa", "pes": "fa", "ua": "uk"}.get(base, base)
+    base = {"prs": "fa", "pes": "fa", "ua": "uk", "kmr": "ku", "als": "sq"}.get(base, base)
     return base if base in LANGUAGES else None
 
 

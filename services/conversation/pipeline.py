@@ -1,14 +1,19 @@
 """The life of one message, the same for every channel.
 
-1. Deduplicate (Telegram delivers at least once).
-2. Before consent: only the consent flow runs and nothing but the decision is stored.
-3. Commands and the app's own buttons (language, erasure) are handled here.
-4. Paused for a person: store, acknowledge, stop.
-5. Otherwise store the message, then ask the dialogue engine (Rasa). If it is unavailable, the message
-   stays ``pending`` and the retry job processes it later, in order.
+1. Normalise the text (control and invisible characters go) before anything looks at it.
+2. The safety net runs first, in every state (before consent, paused, too long, Rasa down): a message
+   with an unambiguous danger phrase always gets the emergency numbers; after consent it is stored and
+   the hand-off is opened or flagged urgent for the case managers.
+3. Before consent: only the consent flow runs and nothing but the decision is stored (a group chat gets
+   one polite sentence and nothing is stored at all).
+4. After consent the message is stored together with its update key, in one transaction: a redelivery
+   (Telegram at least once, a web retry) gets the replies already given, never a second processing.
+5. Commands and the app's own buttons (language, erasure) are handled here; a paused conversation is
+   acknowledged; otherwise the dialogue engine (Rasa) answers. If it is unavailable, the message stays
+   ``pending`` and the retry job answers it later, in order.
 
-Replies to a request are returned to the channel and kept in the outbox (the transcript);
-answers produced later (kept messages) go into the outbox for the channel to deliver.
+Replies are outbox rows linked to the message they answer: the web chat returns them at once, push
+channels (Telegram) get them from the outbox right away; answers produced later go the same way.
 """
 
 from __future__ import annotations
@@ -16,33 +21,39 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from rendering import payloads
 from rendering.messages import Button, OutMessage
 from rendering.responses import ResponseBuilder
 from services.conversation.dialogue import Dialogue, DialogueUnavailable
-from services.conversation.normalise import clean_text
+from services.conversation.locks import KeyedLocks
+from services.conversation.normalise import asks_for_a_person, clean_text, has_letters
 from services.conversation.safety import is_emergency
 from services.outbox import Outbox
 from services.privacy import Privacy
-from storage import conversations, people
-from storage.db import session_scope
+from storage import conversations, handoff, people
+from storage.db import session_scope, utcnow
 from storage.models import Consent, InboundMessage, InboundStatus, Person
-from storage.privacy import log_safe
+from storage.privacy import ident
 from storage.vocabulary import MASTER_LANGUAGE
 from translations.engine import TranslationUnavailable, Translator
-from translations.languages import nlu_languages, normalise_code
+from translations.languages import LANGUAGES, nlu_languages, normalise_code
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COMMANDS = frozenset({"start", "help", "language", "mydata", "delete"})
+# A message still "received" after this long was being handled by a process that died.
+RECOVER_AFTER = timedelta(minutes=2)
+# A claim on kept messages older than this belongs to a process that died.
+CLAIM_STALE = timedelta(minutes=5)
 
 
 @dataclass
@@ -57,6 +68,7 @@ class Inbound:
     update_key: str | None = None
     hint_language: str | None = None
     unsupported: bool = False
+    private: bool = True  # a one-to-one chat (Telegram groups are refused: a group is not a person)
     # Web API shortcut: the first request may record consent and language directly.
     consent: bool | None = None
     language: str | None = None
@@ -102,7 +114,7 @@ class Conversation:
         self.privacy = privacy
         self.consent_version = consent_version
         self.max_message_chars = max_message_chars
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks = KeyedLocks()
 
     async def _db(self, fn: Callable[..., T], /, **kw: Any) -> T:
         """Run one repository call in its own unit of work, off the event loop."""
@@ -117,18 +129,20 @@ class Conversation:
 
     async def handle(self, inb: Inbound) -> list[OutMessage]:
         """Process one update and return what to send back right away (also kept in the outbox)."""
-        async with self._locks[f"{inb.channel}:{inb.external_id}"]:
+        async with self.locks.hold(f"{inb.channel}:{inb.external_id}"):
             return await self._handle(inb)
 
     async def _handle(self, inb: Inbound) -> list[OutMessage]:
+        if inb.text is not None:
+            inb.text = clean_text(inb.text)  # before anything looks at it: "\u200b/start" is "/start"
         if inb.text and inb.text.startswith("/") and inb.command is None:
             # "/start", "/delete@KimLotseBot", "/whatever": commands, never raw Rasa intents.
             inb.command = (
                 inb.text[1:].split(maxsplit=1)[0].split("@")[0].lower() if len(inb.text) > 1 else "?"
             )
-        if inb.update_key and not await self._db(conversations.mark_update_seen, key=inb.update_key):
-            logger.info("duplicate update %s ignored", inb.update_key)
-            return []
+        danger = bool(inb.text) and is_emergency(inb.text or "")
+        if not inb.private:
+            return await self._group_chat(inb, danger)
         person = await self._db(people.find_and_touch, channel=inb.channel, external_id=inb.external_id)
         if inb.consent is True and (person is None or person.consent != Consent.GIVEN):
             lang = normalise_code(inb.language) or normalise_code(inb.hint_language)
@@ -145,14 +159,74 @@ class Conversation:
             if lang:
                 await self._set_language(person, lang)
         if person is None or person.consent != Consent.GIVEN:
+            if inb.update_key and not await self._db(conversations.mark_update_seen, key=inb.update_key):
+                logger.info("duplicate update ignored (%s)", ident(inb.channel))
+                return []
             out = await self._before_consent(inb)
+            if danger:  # nothing is stored before consent, but the numbers are always shown
+                hint = normalise_code(inb.hint_language) or MASTER_LANGUAGE
+                out = [self.responses.message("emergency_numbers", hint), *out]
             await self.outbox.send_unstored(inb.channel, inb.external_id, out)
             return out
-        out = await self._after_consent(inb, person)
-        await self._db(self.outbox.record_replies, person=person, messages=out)
-        if person.channel in self.outbox.push_channels:
+        msg, created = await self._db(
+            conversations.store_inbound_once,
+            person_id=person.id,
+            channel=inb.channel,
+            text=inb.text,
+            payload=inb.payload or None,
+            update_key=inb.update_key,
+        )
+        assert msg.id is not None
+        if not created:
+            logger.info("redelivery of message %s answered from storage", msg.id)
+            return await self._db(self._stored_replies, message_id=msg.id)
+        if danger:
+            out = await self._emergency(person, msg)
+        else:
+            out = await self._after_consent(inb, person, msg)
+        ids = await self._db(self.outbox.record_replies, person=person, messages=out, in_reply_to=msg.id)
+        if not ids and out:  # erased in this very request: the last words are not kept
+            await self.outbox.send_unstored(inb.channel, inb.external_id, out)
+        elif person.channel in self.outbox.push_channels:
             await self.outbox.deliver(person_id=person.id)
         return out
+
+    def _stored_replies(self, *, session: Session, message_id: int) -> list[OutMessage]:
+        return [
+            OutMessage.from_dict({"text": r.text, "buttons": r.buttons, "meta": r.meta})
+            for r in conversations.replies_to(session=session, message_id=message_id)
+        ]
+
+    async def _group_chat(self, inb: Inbound, danger: bool) -> list[OutMessage]:
+        """A group is not a person: one polite sentence (and the numbers in danger), nothing stored."""
+        hint = normalise_code(inb.hint_language) or MASTER_LANGUAGE
+        out = [self.responses.message("group_chat_refused", hint)]
+        if danger:
+            out.insert(0, self.responses.message("emergency_numbers", hint))
+        await self.outbox.send_unstored(inb.channel, inb.external_id, out)
+        return out
+
+    async def _emergency(self, person: Person, msg: InboundMessage) -> list[OutMessage]:
+        """The safety net: the numbers at once, and the case managers see it first (urgent)."""
+        lang = person.language or MASTER_LANGUAGE
+
+        def hand_off(session: Session) -> int | None:
+            req, _ = handoff.open_handoff(
+                session=session, person_id=person.id, reason="sensitive", urgent=True
+            )
+            conversations.set_inbound_status(
+                session=session, message_id=msg.id or 0, status=InboundStatus.HANDED_OFF
+            )
+            return req.id
+
+        def run() -> int | None:
+            with session_scope(self.engine) as s:
+                return hand_off(s)
+
+        handoff_id = await asyncio.to_thread(run)
+        person.paused = True
+        logger.warning("safety net: urgent hand-off %s for person %s", handoff_id, person.id[:8])
+        return [self.responses.message("utter_emergency", lang)]
 
     async def _consent(self, inb: Inbound, given: bool, lang: str | None) -> Person:
         person = await self._db(
@@ -189,18 +263,24 @@ class Conversation:
 
     # --- after consent -----------------------------------------------------------------------
 
-    async def _after_consent(self, inb: Inbound, person: Person) -> list[OutMessage]:
+    async def _after_consent(
+        self, inb: Inbound, person: Person, msg: InboundMessage
+    ) -> list[OutMessage]:
         lang = person.language or normalise_code(inb.hint_language) or MASTER_LANGUAGE
         payload = payloads.decode(inb.payload) if inb.payload else None
         match payload:
             case payloads.ConsentAnswer() | payloads.NoticeLanguages() | payloads.NoticeLanguage():
                 # consent buttons pressed again: already agreed
+                await self._set_status(msg, InboundStatus.DONE)
                 return [self.responses.language_prompt(lang)] if person.language is None else []
             case payloads.SetLanguage(code):
                 new = normalise_code(code)
                 if new is None:
                     return [self._expired(lang)]
                 await self._set_language(person, new)
+                await self._set_status(msg, InboundStatus.DONE)
+                if not LANGUAGES[new].understood:
+                    return [self.responses.message("language_set", new), self._capabilities(new)]
                 return [
                     self.responses.message("language_set", new),
                     self.responses.message(
@@ -210,35 +290,39 @@ class Conversation:
             case payloads.EraseAnswer(confirmed):
                 if confirmed:
                     return await self._erase(person, lang)
+                await self._set_status(msg, InboundStatus.DONE)
                 return [self.responses.message("delete_cancelled", lang)]
         if inb.command:
+            await self._set_status(msg, InboundStatus.DONE)
             return await self._command(inb.command, person, lang)
         if person.language is None:
+            await self._set_status(msg, InboundStatus.DONE)
             return [self.responses.language_prompt(lang)]
         if inb.unsupported:
+            await self._set_status(msg, InboundStatus.DONE)
             return [self.responses.message("unsupported_content", lang)]
 
-        text = clean_text(inb.text or "") if inb.text is not None else None
+        text = inb.text
         rasa_text: str
         if inb.payload:
             mapped = to_rasa(payload) if payload is not None else None
             if mapped is None:
+                await self._set_status(msg, InboundStatus.FAILED)
                 return [self._expired(lang)]
             rasa_text = mapped
         elif not text:
+            await self._set_status(msg, InboundStatus.DONE)
             return [self.responses.message("empty_message", lang)]
-        elif is_emergency(text):
-            rasa_text = "/emergency"  # the safety net: never leave a person in danger to the classifier
+        elif not has_letters(text):
+            rasa_text = "/nonsense"  # only emoji or signs: never a "yes", always the fallback
+        elif not LANGUAGES[lang].understood:
+            if not asks_for_a_person(text):
+                await self._set_status(msg, InboundStatus.DONE)
+                return [self._capabilities(lang)]
+            rasa_text = "/request_human"
         else:
             rasa_text = text
 
-        msg = await self._db(
-            conversations.store_inbound,
-            person_id=person.id,
-            channel=inb.channel,
-            text=text,
-            payload=inb.payload or None,
-        )
         if person.paused:
             await self._set_status(msg, InboundStatus.HANDED_OFF)
             return [self.responses.message("handoff_paused_ack", lang)]
@@ -301,6 +385,13 @@ class Conversation:
             ]
         return [self.responses.message("unknown_command", lang)]
 
+    def _capabilities(self, lang: str) -> OutMessage:
+        """For a language the bot cannot read: what it can do, and a person."""
+        button = Button(
+            self.responses.renderer.text("button_request_human", lang), payloads.intent("request_human")
+        )
+        return self.responses.message(f"{lang}_capabilities", lang, buttons=[button])
+
     def _expired(self, lang: str) -> OutMessage:
         return self.responses.message("button_expired", lang, buttons=self.responses.topic_buttons(lang))
 
@@ -310,7 +401,10 @@ class Conversation:
         sent = text
         if not from_payload and lang not in nlu_languages() and text:
             sent = await self._to_english(text, lang)
-        logger.info("person %s -> rasa (%s): %s", person.id[:8], lang, log_safe(sent))
+        # Ids only: what a person writes never goes into the log.
+        logger.info(
+            "person %s -> rasa (%s, %s)", person.id[:8], lang, "button" if from_payload else "text"
+        )
         raw = await self.dialogue.send(person.id, sent, {"language": lang})
         out = [self._from_rasa(m, lang) for m in raw]
         if not out:
@@ -349,36 +443,56 @@ class Conversation:
     # --- retries -------------------------------------------------------------------------------
 
     async def retry_pending(self) -> int:
-        """Process messages kept while Rasa was away, oldest first; returns how many were answered."""
+        """Answer messages kept while Rasa was away (and ones a crashed process left), oldest first.
+
+        Each person's kept messages are claimed by one process (``conversations.claim_pending``), so two
+        app processes never answer the same message. Returns how many were answered.
+        """
+        await self._db(conversations.recover_received, older_than=RECOVER_AFTER)
         if not await self.dialogue.model_loaded():
             return 0
-        pending = await self._db(conversations.pending_inbound)
+        claimed = await asyncio.to_thread(
+            conversations.claim_pending, self.engine, now=utcnow(), stale_after=CLAIM_STALE
+        )
         done = 0
-        for msg in pending:
+        gave_up = False
+        for msg in claimed:
+            if gave_up:
+                await self._db(conversations.release_claim, message_id=msg.id or 0)
+                continue
             person = await self._db(people.get_person, person_id=msg.person_id)
             if person is None:
                 continue
-            async with self._locks[f"{person.channel}:{person.external_id}"]:
-                lang = person.language or MASTER_LANGUAGE
-                decoded = payloads.decode(msg.payload) if msg.payload else None
-                rasa_text = (
-                    (to_rasa(decoded) if decoded is not None else None) if msg.payload else msg.text
-                )
-                if not msg.payload and msg.text and is_emergency(msg.text):
-                    rasa_text = "/emergency"  # the safety net holds for kept messages too
-                if not rasa_text:
-                    await self._set_status(msg, InboundStatus.FAILED)
-                    continue
-                try:
-                    out = await self._ask_rasa(person, lang, rasa_text, from_payload=bool(msg.payload))
-                except DialogueUnavailable:
-                    return done
-                await self._set_status(msg, InboundStatus.DONE)
-                await self._db(self.outbox.enqueue, person=person, messages=out)
-                done += 1
+            async with self.locks.hold(f"{person.channel}:{person.external_id}"):
+                answered = await self._retry_one(person, msg)
+            if answered is None:
+                gave_up = True
+                await self._db(conversations.release_claim, message_id=msg.id or 0)
+            else:
+                done += int(answered)
         if done:
             await self.outbox.deliver()
         return done
+
+    async def _retry_one(self, person: Person, msg: InboundMessage) -> bool | None:
+        """Answer one kept message; None when the dialogue engine is away again."""
+        lang = person.language or MASTER_LANGUAGE
+        if not msg.payload and msg.text and is_emergency(msg.text):
+            out = await self._emergency(person, msg)  # the safety net holds for kept messages too
+            await self._db(self.outbox.enqueue, person=person, messages=out, in_reply_to=msg.id)
+            return True
+        decoded = payloads.decode(msg.payload) if msg.payload else None
+        rasa_text = (to_rasa(decoded) if decoded is not None else None) if msg.payload else msg.text
+        if not rasa_text:
+            await self._set_status(msg, InboundStatus.FAILED)
+            return False
+        try:
+            out = await self._ask_rasa(person, lang, rasa_text, from_payload=bool(msg.payload))
+        except DialogueUnavailable:
+            return None
+        await self._set_status(msg, InboundStatus.DONE)
+        await self._db(self.outbox.enqueue, person=person, messages=out, in_reply_to=msg.id)
+        return True
 
     # --- privacy -------------------------------------------------------------------------------
 

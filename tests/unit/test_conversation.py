@@ -17,6 +17,7 @@ from services.conversation.pipeline import Inbound, clean_text, to_rasa
 from storage.db import session_scope
 from storage.models import InboundMessage, Person
 from tests.support.fake_telegram import free_port
+from translations.languages import CHAT_LANGUAGES
 
 
 @pytest.fixture
@@ -61,12 +62,13 @@ async def test_rasa_outage_keeps_the_message(services: Runtime):
     await onboard(services)
     [reply] = await services.conversation.handle(inbound(text="Kita Anmeldung"))
     assert reply.meta["response"] == "rasa_unavailable"
-    [msg] = rows(services.engine, InboundMessage)
+    [msg] = [m for m in rows(services.engine, InboundMessage) if m.status != "done"]
     assert msg.status == "pending" and msg.text == "Kita Anmeldung"
     # Later messages queue behind it, so the order is kept.
     [reply2] = await services.conversation.handle(inbound(payload="i:ask_kita"))
     assert reply2.meta["response"] == "rasa_unavailable"
-    assert [m.status for m in rows(services.engine, InboundMessage)] == ["pending", "pending"]
+    kept = [m.status for m in rows(services.engine, InboundMessage) if m.payload != "lang:de"]
+    assert kept == ["pending", "pending"]
     assert await services.conversation.retry_pending() == 0  # Rasa still away: nothing lost
 
 
@@ -76,7 +78,8 @@ async def test_mydata_and_delete(services: Runtime):
     intro, export = await services.conversation.handle(inbound(text="/mydata"))
     assert intro.meta["response"] == "mydata_intro"
     data = json.loads(export.text)
-    assert data["person"]["language"] == "en" and data["messages"][0]["text"] == "my question"
+    typed = [m for m in data["messages"] if m["text"]]
+    assert data["person"]["language"] == "en" and typed[0]["text"] == "my question"
     [confirm] = await services.conversation.handle(inbound(text="/delete"))
     assert [b.payload for b in confirm.buttons] == ["d:y", "d:n"]
     [kept] = await services.conversation.handle(inbound(payload="d:n"))
@@ -91,10 +94,12 @@ async def test_help_language_and_duplicates(services: Runtime):
     [helptext] = await services.conversation.handle(inbound(text="/help"))
     assert helptext.meta["response"] == "help" and helptext.meta["language"] == "tr"
     [prompt] = await services.conversation.handle(inbound(text="/language"))
-    assert len(prompt.buttons) == 8
+    assert len(prompt.buttons) == len(CHAT_LANGUAGES)
     first = await services.conversation.handle(inbound(text="/help", update_key="tg:77"))
     again = await services.conversation.handle(inbound(text="/help", update_key="tg:77"))
-    assert first and again == []
+    # A redelivery is not processed again: it gets the replies already given (a web retry sees them).
+    assert first and [m.text for m in again] == [m.text for m in first]
+    assert len([m for m in rows(services.engine, InboundMessage) if m.text == "/help"]) == 2
 
 
 def test_clean_text_removes_bidi_overrides_and_controls():

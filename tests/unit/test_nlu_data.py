@@ -11,9 +11,11 @@ import yaml
 from lotse.settings import ROOT
 from tests.support.nlu_data import HELD_OUT, TRAIN, examples, normalise
 
-LANGS = ["de", "en", "fr", "tr", "ar", "fa", "uk", "ru"]
+LANGS = ["de", "en", "fr", "tr", "ar", "fa", "uk", "ru", "es", "pl"]
 # Intents that only buttons send; they have no typed examples on purpose.
 BUTTON_ONLY = {"choose_faq", "choose_booking", "stop_booking", "join_waitlist"}
+# Intents whose examples belong to no language (keyboard mashes, laughter): nlu/data/nlu/<intent>.yml.
+LANGUAGE_NEUTRAL = {"nonsense"}
 
 
 def training(lang: str) -> dict[str, list[str]]:
@@ -35,10 +37,16 @@ def domain_intents() -> set[str]:
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_typed_intent_has_varied_examples_in_every_language(lang: str):
     data = training(lang)
-    for intent in sorted(domain_intents() - BUTTON_ONLY):
+    for intent in sorted(domain_intents() - BUTTON_ONLY - LANGUAGE_NEUTRAL):
         texts = data.get(intent, [])
         assert len(texts) >= 30, f"{lang}/{intent}: only {len(texts)} examples"
         assert len({normalise(t) for t in texts}) == len(texts), f"{lang}/{intent}: duplicates"
+
+
+def test_language_neutral_intents_have_their_own_examples():
+    for intent in LANGUAGE_NEUTRAL:
+        texts = examples(TRAIN / f"{intent}.yml")[intent]
+        assert len(texts) >= 30 and len({normalise(t) for t in texts}) == len(texts)
 
 
 @pytest.mark.parametrize("lang", LANGS)
