@@ -6,8 +6,6 @@ import statistics
 import time
 from collections.abc import Callable
 
-import httpx
-
 from tests.support.stack import Stack
 
 QUESTIONS = [
@@ -53,7 +51,7 @@ def run(stack: Stack, n: int = 200) -> tuple[list[float], list[float]]:
         tg.send_text(chat, QUESTIONS[i % len(QUESTIONS)])
         tg.wait_sent(chat, before + 1, timeout=60)
 
-    rasa = httpx.Client(base_url=f"http://127.0.0.1:{stack.settings.rasa.port}", timeout=60)
+    rasa = stack.rasa_client(timeout=60)
 
     def via_rasa(i: int) -> None:
         resp = rasa.post(

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from lotse.settings import ROOT, Settings, to_env
 
@@ -32,6 +35,7 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
     """Rasa server, action server and app, wired to each other through the environment."""
     model = model or settings.rasa.model_path
     rasa = settings.rasa
+    token = rasa.internal_token.get_secret_value() if rasa.internal_token else ""
     base_env = {
         **os.environ,
         **to_env(settings),
@@ -39,7 +43,7 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
         "LOTSE_RASA_URL": f"http://127.0.0.1:{rasa.port}",
         # Read by Rasa's endpoints file (nlu/endpoints.yml).
         "LOTSE_ACTION_URL": f"http://127.0.0.1:{rasa.action_port}/webhook",
-        "LOTSE_NLG_URL": f"http://127.0.0.1:{settings.web.port}/nlg",
+        "LOTSE_NLG_URL": f"http://127.0.0.1:{settings.web.internal_port}/nlg",
         "RASA_TRACKER_DB": str(rasa.tracker_db),
         # The action server reads the database and has no authentication: loopback only.
         "SANIC_HOST": "127.0.0.1",
@@ -66,23 +70,15 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
                 str(rasa.port),
                 "--interface",
                 "127.0.0.1",
+                "--auth-token",
+                token,
             ],
             base_env,
             nlu,
         ),
         ProcessSpec(
             "actions",
-            [
-                sys.executable,
-                "-m",
-                "rasa_sdk",
-                "--actions",
-                "actions",
-                "--endpoints",
-                str(ROOT / "deploy" / "actions-endpoints.yml"),
-                "--port",
-                str(rasa.action_port),
-            ],
+            [sys.executable, "-m", "actions.server", "--port", str(rasa.action_port)],
             base_env,
             ROOT,
         ),
@@ -119,7 +115,16 @@ def stop(procs: dict[str, subprocess.Popen[bytes]], timeout: float = 15.0) -> No
             proc.wait()
 
 
+def with_internal_token(settings: Settings) -> Settings:
+    """The settings with a fresh internal token when none is configured (the embedded default)."""
+    if settings.rasa.internal_token is not None:
+        return settings
+    rasa = settings.rasa.model_copy(update={"internal_token": SecretStr(secrets.token_urlsafe(32))})
+    return settings.model_copy(update={"rasa": rasa})
+
+
 def run_all(settings: Settings, model: str | None = None) -> int:
+    settings = with_internal_token(settings)
     model_path = Path(model) if model else settings.rasa.model_path
     if not model_path.exists():
         logger.error("no trained model at %s: run 'make setup' first", model_path)

@@ -111,7 +111,11 @@ def cmd_nlu(_: argparse.Namespace, settings: Settings) -> int:
             model_path=rasa.model_path,
             rasa=rasa.executable,
             nlu_dir=rasa.project_dir,
-            swap=lambda path: swap_model(rasa.url, path),
+            swap=lambda path: swap_model(
+                rasa.url,
+                path,
+                token=rasa.internal_token.get_secret_value() if rasa.internal_token else None,
+            ),
         )
     except RetrainFailed as exc:
         print(f"retraining failed, the running model is unchanged: {exc}", file=sys.stderr)

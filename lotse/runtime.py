@@ -7,6 +7,7 @@ the runtime after it is built (the Telegram application only holds a reference t
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -17,15 +18,16 @@ from telegram.request import HTTPXRequest
 from bot.channels.rasa_client import RasaClient
 from bot.channels.telegram_sender import TelegramRateLimiter, TelegramSender
 from lotse.settings import Settings
+from rendering.messages import OutMessage
 from rendering.renderer import Renderer
 from rendering.responses import ResponseBuilder
 from services.booking.notices import CalendarFiles, Notices
 from services.booking.reminders import ReminderConfig
 from services.conversation.pipeline import Conversation
 from services.handoff import HandoffDesk
-from services.outbox import ChannelSender, Outbox
+from services.outbox import Attachment, ChannelSender, Outbox
 from services.pacing import RateLimiter
-from services.privacy import Privacy
+from services.privacy import Privacy, TrackerStore, tracker_store_url
 from storage.calendar import BookingConfig
 from storage.db import make_engine
 from storage.search import FaqIndex
@@ -38,9 +40,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class AppState:
-    """What the app learns while it runs (not wiring): whether Rasa is ready."""
+    """What the app learns while it runs (not wiring): whether Rasa is ready, who runs the jobs."""
 
     rasa_ready: bool = False
+    scheduler: str = "off"  # leader (this process runs the jobs) | standby | off
 
 
 @dataclass(frozen=True)
@@ -129,16 +132,24 @@ def build(
         )
     renderer = Renderer(engine, translator, settings.message_variables())
     responses = ResponseBuilder(engine, renderer)
-    rasa = RasaClient(settings.rasa.url, settings.rasa.timeout_seconds)
+    token = settings.rasa.internal_token
+    rasa = RasaClient(
+        settings.rasa.url, settings.rasa.timeout_seconds, token.get_secret_value() if token else None
+    )
     bot = telegram_bot(settings)
     senders: dict[str, ChannelSender] = {"telegram": TelegramSender(bot)} if bot is not None else {}
     calendar_files = CalendarFiles(engine, responses)
-    outbox = Outbox(engine, senders, attachments=calendar_files.attachments)
+    env = {"RASA_TRACKER_DB": str(settings.rasa.tracker_db), **os.environ}
     privacy = Privacy(
         engine,
-        tracker_url=f"sqlite:///{settings.rasa.tracker_db}",
+        tracker=TrackerStore(tracker_store_url(settings.rasa.endpoints_file, env)),
         retention_days=settings.privacy.retention_days,
     )
+
+    def attachments(person_id: str, message: OutMessage) -> list[Attachment]:
+        return calendar_files.attachments(person_id, message) + privacy.attachments(person_id, message)
+
+    outbox = Outbox(engine, senders, attachments=attachments)
     conversation = Conversation(
         engine=engine,
         responses=responses,

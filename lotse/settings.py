@@ -8,10 +8,11 @@ and never logged. Tests build ``Settings(web=WebSettings(port=…), …)`` expli
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.db import DEFAULT_DATABASE_URL
@@ -46,6 +47,22 @@ class TelegramSettings(BaseSettings):
     per_chat_per_second: float = 1.0
     chat_burst: int = 2
     outbox_interval_seconds: float = 3.0
+    # "polling" (the embedded default: no open port needed) or "webhook" (several app workers behind a
+    # load balancer): Telegram then posts to webhook_url with webhook_secret in a header.
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> TelegramSettings:
+        if self.mode == "webhook" and self.bot_token is not None:
+            secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+            if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+                raise ValueError(
+                    "LOTSE_TELEGRAM_WEBHOOK_SECRET must be 16–256 characters of A–Z a–z 0–9 _ - "
+                    "in webhook mode (Telegram sends it with every update)"
+                )
+        return self
 
 
 class RasaSettings(BaseSettings):
@@ -59,19 +76,34 @@ class RasaSettings(BaseSettings):
     # A parse takes well under a second and a model swap blocks Rasa for about half a second. A Rasa
     # that hangs longer than this, or is unreachable, gets the message kept and answered later.
     timeout_seconds: float = 30.0
+    # The shared secret of the internal endpoints: Rasa's HTTP API (``--auth-token``), the action server
+    # and the app's NLG endpoint. ``make run`` makes a fresh one per start when it is not set.
+    internal_token: SecretStr | None = None
     model_path: Path = ROOT / "var" / "models" / "lotse.tar.gz"
     tracker_db: Path = ROOT / "var" / "rasa-tracker.db"
+    # The endpoints file Rasa runs with: erasure and retention read the tracker store from it.
+    endpoints_file: Path = ROOT / "nlu" / "endpoints.yml"
     executable: Path = ROOT / ".venv-rasa" / "bin" / "rasa"  # Rasa 3.6 has its own Python 3.10 venv
     project_dir: Path = ROOT / "nlu"
 
 
 class WebSettings(BaseSettings):
-    """The app's public HTTP listener: web chat, its API, health checks."""
+    """The app's public HTTP listener (web chat, its API, health checks) and its internal one (NLG)."""
 
     model_config = _section("LOTSE_WEB_")
 
     host: str = "127.0.0.1"
     port: int = 8080
+    # Rasa's NLG endpoint listens here, never on the public port (loopback, or an internal network).
+    internal_host: str = "127.0.0.1"
+    internal_port: int = 5056
+    # Signs the web chat's session cookie (the sender id alone gives nothing). Not set: a random secret
+    # is kept in var/web-secret (the embedded default); the scale-out deployment must set it.
+    secret: SecretStr | None = None
+    secure_cookies: bool = False  # True behind HTTPS (the compose deployment)
+    # Abuse limits of the public API (per minute): one browser's sender, one client address.
+    sender_per_minute: int = 40
+    client_per_minute: int = 240
 
 
 class ConversationSettings(BaseSettings):

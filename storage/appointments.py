@@ -52,7 +52,9 @@ logger = logging.getLogger(__name__)
 
 # No 0/O/D/Q, 1/I/L, 2/Z, 5/S, 8/B, U/V: nothing two people could read differently over the phone.
 REFERENCE_ALPHABET = "34679ACEFGHJKMNPRTWXY"
-_REFERENCE_LENGTH = 4
+# 21^8 ≈ 3.8 · 10^10 codes: guessing someone's appointment is hopeless (and it is checked to be theirs
+# anyway); still short enough to read out. Codes issued before had four characters and stay valid.
+_REFERENCE_LENGTH = 8
 
 
 class BookingError(Exception):
@@ -90,11 +92,9 @@ class Rescheduled(NamedTuple):
 
 
 def new_reference(session: Session, *, prefix: str = DEFAULT_CONFIG.reference_prefix) -> str:
-    """A fresh, unused reference code such as ``KL-7F3A`` (longer once short codes run out)."""
+    """A fresh, unused reference code such as ``KL-7F3A9KMN``."""
     length = _REFERENCE_LENGTH
-    for attempt in range(60):
-        if attempt and attempt % 20 == 0:
-            length += 1
+    for _ in range(20):
         code = f"{prefix}-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(length))
         if session.exec(select(Appointment.id).where(Appointment.reference == code)).first() is None:
             return code

@@ -15,6 +15,8 @@ from sqlmodel import Session, col, delete, select
 from storage.db import utcnow
 from storage.models import InboundMessage, InboundStatus, OutboundMessage, Person, SeenUpdate
 
+UPDATE_KEY_MAX = 96
+
 
 def _hashed(key: str) -> str:
     # Update keys of people who have not consented are kept only as a digest: a Telegram chat id in a
@@ -43,6 +45,8 @@ def store_inbound_once(
     update_key: str | None,
 ) -> tuple[InboundMessage, bool]:
     """Store a message with its update key in one transaction; (stored, False) for a redelivery."""
+    if update_key is not None and len(update_key) > UPDATE_KEY_MAX:
+        update_key = _hashed(update_key)  # a long web message id: its digest is as unique
     if update_key is not None:
         existing = session.exec(
             select(InboundMessage).where(InboundMessage.update_key == update_key)
@@ -135,9 +139,20 @@ def claim_pending(
                 .order_by(col(InboundMessage.id))
             ).all()
             for row in rows:
-                row.claimed_at = now
-                s.add(row)
-                claimed.append(row)
+                # Conditional: on SQLite another writer may have claimed it since our read.
+                result = s.exec(
+                    update(InboundMessage)
+                    .where(
+                        col(InboundMessage.id) == row.id,
+                        col(InboundMessage.status) == InboundStatus.PENDING,
+                        (col(InboundMessage.claimed_at).is_(None))
+                        | (col(InboundMessage.claimed_at) < fresh),
+                    )
+                    .values(claimed_at=now)
+                )
+                if int(result.rowcount or 0) == 1:
+                    row.claimed_at = now
+                    claimed.append(row)
         s.commit()
         s.expunge_all()
     return claimed

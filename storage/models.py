@@ -95,6 +95,18 @@ class SeenUpdate(SQLModel, table=True):
     seen_at: datetime = _ts(index=True)
 
 
+class TelegramUpdate(SQLModel, table=True):
+    """An update received by the webhook, kept from the moment Telegram gets its 200 until it is handled.
+
+    Telegram does not resend an update once answered, so it is stored before the answer; a process that
+    dies before handling it hands it to the next start. Deleted when handled (and by retention).
+    """
+
+    update_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    payload: dict[str, Any] = Field(sa_type=JSON)
+    received_at: datetime = _ts()
+
+
 class InboundMessage(SQLModel, table=True):
     """Every message a person sent after consent, stored (with its update key) before it is processed.
 
@@ -153,6 +165,14 @@ class HandoffRequest(SQLModel, table=True):
     status: str = Field(default=HandoffStatus.OPEN, max_length=16, index=True)
     reason: str = Field(max_length=32)  # user | fallback | sensitive
     urgent: bool = False  # danger to life or violence: first in the inbox
+    topic: str | None = Field(default=None, max_length=32)  # what the person asked about last
+    assigned_to: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("staffaccount.id", ondelete="SET NULL"), nullable=True),
+    )
+    first_reply_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the answer time passed
+    outcome: str | None = Field(default=None, max_length=32)  # how it was closed
     created_at: datetime = _ts()
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_by: str | None = Field(default=None, max_length=64)
@@ -286,4 +306,4 @@ class Translation(SQLModel, table=True):
 
 # Feature tables live in their own modules; importing them here registers them on the metadata, so
 # Alembic and every process see one schema.
-from storage import models_booking, models_translation  # noqa: E402, F401
+from storage import models_booking, models_staff, models_translation  # noqa: E402, F401

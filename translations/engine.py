@@ -47,6 +47,10 @@ class Translator(Protocol):
         """The same translator with another time limit."""
         ...
 
+    def without_memory(self) -> Translator:
+        """The same translator keeping nothing in the translation memory (people's own texts)."""
+        ...
+
 
 class Provenance:
     """Where the text of a ``TranslationResult`` came from."""
@@ -91,6 +95,10 @@ class NullTranslator:
 
     def with_timeout(self, timeout: float) -> NullTranslator:
         """Itself: there is nothing to wait for."""
+        return self
+
+    def without_memory(self) -> NullTranslator:
+        """Itself: it keeps nothing."""
         return self
 
 

@@ -60,9 +60,29 @@ def inspect_package_file(path: Path) -> tuple[str, dict[str, Any]]:
     return top, meta
 
 
+def _extract(path: Path, install_dir: Path) -> None:
+    """Unpack a checked package the way argostranslate's ``install_from_path`` does, under its lock.
+
+    argostranslate's own function imports ``argostranslate.translate`` (and through it stanza, which
+    the lean install leaves out) only to clear a language cache; the cache is cleared here when that
+    module is loaded at all.
+    """
+    import sys
+
+    from argostranslate import package
+
+    with package.package_lock:
+        install_dir.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(path) as zf:
+            zf.extractall(path=install_dir)
+        translate = sys.modules.get("argostranslate.translate")
+        if translate is not None:
+            translate.get_installed_languages.cache_clear()
+
+
 def install_file(path: Path) -> ModelPackage:
-    """Install an ``.argosmodel`` file with argostranslate's package manager (replaces old versions)."""
-    from argostranslate import package, settings
+    """Install an ``.argosmodel`` file into argostranslate's package folder (replaces old versions)."""
+    from argostranslate import settings
 
     top, meta = inspect_package_file(path)
     pair = (str(meta["from_code"]), str(meta["to_code"]))
@@ -73,7 +93,7 @@ def install_file(path: Path) -> ModelPackage:
         shutil.rmtree(backup, ignore_errors=True)
         target.rename(backup)
     try:
-        package.install_from_path(path)
+        _extract(path, install_dir)
         installed = next((p for p in find_packages([install_dir]) if p.path.name == top), None)
         if installed is None:
             raise InstallError(f"{path.name} was extracted but is not a usable package")

@@ -81,6 +81,13 @@ class TranslationService:
         copy.db, copy.memory, copy.cooldown = self.db, self.memory, self.cooldown
         return copy
 
+    def without_memory(self) -> TranslationService:
+        """The same service that keeps nothing: for what people write (their texts are never stored in
+        the shared translation memory, so erasing a person leaves nothing of theirs there)."""
+        copy = TranslationService(self.engine, db=None, glossary=self.glossary, timeout=self.timeout)
+        copy.db, copy.memory, copy.cooldown = self.db, None, self.cooldown
+        return copy
+
     # --- what is possible ------------------------------------------------------------------------
 
     @property

@@ -19,8 +19,11 @@ class RasaUnavailable(DialogueUnavailable):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, timeout: float = 15.0) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+    """Rasa's REST channel and HTTP API; API calls carry the auth token (``rasa run --auth-token``)."""
+
+    def __init__(self, base_url: str, timeout: float = 15.0, token: str | None = None) -> None:
+        params = {"token": token} if token else None
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, params=params)
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -65,15 +68,21 @@ class RasaClient:
             raise RasaUnavailable(str(exc)) from exc
 
 
-def swap_model(rasa_url: str, model: Path, timeout: float = 300.0) -> None:
+def swap_model(rasa_url: str, model: Path, timeout: float = 300.0, token: str | None = None) -> None:
     """Load ``model`` into the running Rasa server (the old one serves until the new one is ready)."""
+    params = {"token": token} if token else {}
     try:
-        resp = httpx.put(f"{rasa_url}/model", json={"model_file": str(model.resolve())}, timeout=timeout)
+        resp = httpx.put(
+            f"{rasa_url}/model",
+            json={"model_file": str(model.resolve())},
+            params=params,
+            timeout=timeout,
+        )
     except httpx.HTTPError as exc:
         raise RetrainFailed(f"Rasa did not load the model: {exc}") from exc
     if resp.status_code != 204:
         raise RetrainFailed(f"Rasa refused the model ({resp.status_code}): {resp.text[:500]}")
-    status = httpx.get(f"{rasa_url}/status", timeout=10).json()
+    status = httpx.get(f"{rasa_url}/status", params=params, timeout=10).json()
     if Path(status.get("model_file", "")).name != model.name:
         raise RetrainFailed(f"Rasa reports {status.get('model_file')!r} after the swap")
     logger.info("Rasa now serves %s", model.name)

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -20,9 +21,11 @@ from telegram.ext import (
     ContextTypes,
     ExtBot,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
+from bot.channels.telegram_webhook import forget_handled
 from lotse.runtime import Runtime
 from rendering.messages import OutMessage
 from services.conversation.pipeline import Inbound
@@ -30,7 +33,9 @@ from storage.vocabulary import MASTER_LANGUAGE
 from translations.languages import normalise_code
 
 logger = logging.getLogger(__name__)
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+# Edited messages are not processed: the person already has the answer to what they first wrote (an
+# edit answered again would be a second, confusing reply).
+ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -54,6 +59,7 @@ async def on_message(update: Update, context: BotContext) -> None:
         unsupported=msg.text is None,
         update_key=f"tg:{update.update_id}",
         hint_language=user.language_code if user else None,
+        private=chat.type == ChatType.PRIVATE,
     )
     await context.runtime.conversation.handle(inb)
 
@@ -72,6 +78,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         payload=query.data or "",
         update_key=f"tgcb:{chat.id}:{message_id}:{query.data}",
         hint_language=query.from_user.language_code if query.from_user else None,
+        private=chat.type == ChatType.PRIVATE,
     )
     await context.runtime.conversation.handle(inb)
     if query.message is not None:
@@ -103,13 +110,13 @@ def build_application(runtime: Runtime) -> Application[Any, Any, Any, Any, Any, 
         .bot(runtime.telegram_bot)
         .job_queue(None)  # the app's APScheduler runs every job; PTB's JobQueue is not used
         .context_types(ContextTypes(context=BotContext))
-        .concurrent_updates(
-            8
-        )  # different chats in parallel; one chat stays in order (the pipeline's lock)
+        # Different chats in parallel; one chat stays in order (the pipeline's lock).
+        .concurrent_updates(8)
         .build()
     )
     application.bot_data["runtime"] = runtime
     application.add_handler(CallbackQueryHandler(on_button))
-    application.add_handler(MessageHandler(filters.UpdateType.MESSAGES, on_message))
+    application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, on_message))
+    application.add_handler(TypeHandler(Update, forget_handled), group=1)  # after every update
     application.add_error_handler(on_error)
     return application

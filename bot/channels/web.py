@@ -7,24 +7,31 @@ Routes are thin: they turn a request into an ``Inbound`` (or a read) and call th
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from itsdangerous import BadSignature, URLSafeSerializer
+from pydantic import BaseModel, Field, field_validator
 
+from bot.channels.limits import SlidingWindow
 from lotse.runtime import Runtime
 from rendering.ics import ics_filename
 from services.conversation.pipeline import Inbound
+from services.privacy import EXPORT_FILENAME
 from storage import people
 from storage.db import session_scope
 from storage.vocabulary import MASTER_LANGUAGE
+from translations.languages import normalise_code
 
 logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_TEXT = 20_000  # far above what a person types; more is refused before it is stored
+SESSION_COOKIE = "lotse_chat"
+SESSION_MAX_AGE = 365 * 24 * 3600
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -36,6 +43,12 @@ def runtime_of(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 
+def _no_lone_surrogates(value: str | None) -> str | None:
+    if value is not None and any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise ValueError("contains a broken character (a lone UTF-16 surrogate): send valid text")
+    return value
+
+
 class ChatRequest(BaseModel):
     sender: str = Field(min_length=1, max_length=64)
     text: str | None = Field(default=None, max_length=MAX_TEXT)
@@ -43,6 +56,80 @@ class ChatRequest(BaseModel):
     language: str | None = Field(default=None, max_length=16)
     consent: bool | None = None
     message_id: str | None = Field(default=None, max_length=64)
+
+    _valid_text = field_validator("sender", "text", "payload", "language", "message_id")(
+        _no_lone_surrogates
+    )
+
+
+class Sessions:
+    """The web chat's identity: a signed, http-only cookie bound to one sender id.
+
+    The first request of a browser binds the sender id it proposes, if nobody holds it yet (a stored
+    person needs their cookie); every later call must carry the cookie. A sender id alone gives nothing.
+    """
+
+    def __init__(self, secret: str, *, secure: bool) -> None:
+        self._signer = URLSafeSerializer(secret, salt="kim-lotse-web-chat")
+        self.secure = secure
+
+    def sender(self, request: Request) -> str | None:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            value = self._signer.loads(raw)
+        except BadSignature:
+            return None
+        return value if isinstance(value, str) else None
+
+    def issue(self, response: Response, sender: str) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            self._signer.dumps(sender),
+            max_age=SESSION_MAX_AGE,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure,
+            path="/",
+        )
+
+
+def sessions_of(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.sessions
+    return sessions
+
+
+def limits_of(request: Request) -> tuple[SlidingWindow, SlidingWindow]:
+    limits: tuple[SlidingWindow, SlidingWindow] = request.app.state.limits
+    return limits
+
+
+SessionsDep = Annotated[Sessions, Depends(sessions_of)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _too_many(runtime: Runtime, language: str | None) -> JSONResponse:
+    lang = normalise_code(language) or MASTER_LANGUAGE
+    text = runtime.responses.renderer.text("too_many_messages", lang)
+    body = {"messages": [{"text": text, "buttons": [], "meta": {"response": "too_many_messages"}}]}
+    return JSONResponse(body, status_code=429, headers={"Retry-After": "60"})
+
+
+def _known(runtime: Runtime, sender: str) -> bool:
+    with session_scope(runtime.engine) as s:
+        return people.find_person(session=s, channel="web", external_id=sender) is not None
+
+
+def _signed_in(request: Request, sessions: Sessions) -> str:
+    """The sender of the session cookie, or 401 (every call but the first chat message needs it)."""
+    sender = sessions.sender(request)
+    if sender is None:
+        raise HTTPException(401, "no chat session: open the chat page first")
+    return sender
 
 
 router = APIRouter()
@@ -55,9 +142,9 @@ async def index() -> FileResponse:
 
 
 @router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """Liveness."""
-    return {"status": "ok"}
+async def healthz(runtime: RuntimeDep) -> dict[str, str]:
+    """Liveness (and whether this process runs the scheduler)."""
+    return {"status": "ok", "scheduler": runtime.state.scheduler}
 
 
 @router.get("/readyz")
@@ -68,26 +155,45 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.post("/api/chat")
-async def chat(req: ChatRequest, runtime: RuntimeDep) -> dict[str, Any]:
+@router.post("/api/chat", response_model=None)
+async def chat(
+    req: ChatRequest, request: Request, runtime: RuntimeDep, sessions: SessionsDep
+) -> JSONResponse:
     """One message or button press from the web chat; the answer comes back at once."""
+    per_sender, per_client = limits_of(request)
+    if not per_client.allow(_client(request)):
+        return _too_many(runtime, req.language)
+    sender = sessions.sender(request)
+    new_session = sender is None
+    if sender is None:
+        if await asyncio.to_thread(_known, runtime, req.sender):
+            raise HTTPException(403, "this chat belongs to another browser")
+        sender = req.sender
+    elif sender != req.sender:
+        raise HTTPException(403, "this chat belongs to another browser")
+    if not per_sender.allow(sender):
+        return _too_many(runtime, req.language)
     inb = Inbound(
         channel="web",
-        external_id=req.sender,
+        external_id=sender,
         text=req.text,
         payload=req.payload,
-        update_key=f"web:{req.sender}:{req.message_id}" if req.message_id else None,
+        update_key=f"web:{sender}:{req.message_id}" if req.message_id else None,
         hint_language=req.language,
         consent=req.consent,
         language=req.language,
     )
     out = await runtime.conversation.handle(inb)
-    return {"messages": [m.to_dict() for m in out]}
+    response = JSONResponse({"messages": [m.to_dict() for m in out]})
+    if new_session:
+        sessions.issue(response, sender)
+    return response
 
 
 @router.get("/api/chat/updates")
-async def updates(sender: str, runtime: RuntimeDep) -> dict[str, Any]:
-    """Messages produced later (answers to kept messages, case manager replies)."""
+async def updates(request: Request, runtime: RuntimeDep, sessions: SessionsDep) -> dict[str, Any]:
+    """Messages produced later (answers to kept messages, case manager replies), for this browser."""
+    sender = _signed_in(request, sessions)
 
     def take() -> list[dict[str, Any]]:
         with session_scope(runtime.engine) as s:
@@ -99,17 +205,26 @@ async def updates(sender: str, runtime: RuntimeDep) -> dict[str, Any]:
     return {"messages": await asyncio.to_thread(take)}
 
 
+def _own_person(runtime: Runtime, sender: str) -> tuple[str, str] | None:
+    with session_scope(runtime.engine) as s:
+        person = people.find_person(session=s, channel="web", external_id=sender)
+        if person is None:
+            return None
+        return person.id, person.language or MASTER_LANGUAGE
+
+
 @router.get("/api/appointments/{reference}.ics")
-async def appointment_ics(reference: str, sender: str, runtime: RuntimeDep) -> Response:
-    """The calendar file of the sender's own appointment (anyone else gets 404)."""
+async def appointment_ics(
+    reference: str, request: Request, runtime: RuntimeDep, sessions: SessionsDep
+) -> Response:
+    """The calendar file of this browser's own appointment (anyone else gets 404)."""
+    sender = _signed_in(request, sessions)
 
     def load() -> bytes | None:
-        with session_scope(runtime.engine) as s:
-            person = people.find_person(session=s, channel="web", external_id=sender)
-            if person is None:
-                return None
-            person_id, lang = person.id, person.language or MASTER_LANGUAGE
-        return runtime.calendar_files.calendar_file(reference, person_id, lang)
+        found = _own_person(runtime, sender)
+        if found is None:
+            return None
+        return runtime.calendar_files.calendar_file(reference, *found)
 
     body = await asyncio.to_thread(load)
     if body is None:
@@ -121,12 +236,46 @@ async def appointment_ics(reference: str, sender: str, runtime: RuntimeDep) -> R
     )
 
 
-nlg_router = APIRouter()
+@router.get("/api/chat/export")
+async def export(request: Request, runtime: RuntimeDep, sessions: SessionsDep) -> Response:
+    """Everything stored about this browser's person, as one JSON document (``/mydata``)."""
+    sender = _signed_in(request, sessions)
+
+    def load() -> bytes | None:
+        found = _own_person(runtime, sender)
+        return runtime.privacy.export_json(found[0]) if found else None
+
+    body = await asyncio.to_thread(load)
+    if body is None:
+        raise HTTPException(404, "nothing is stored for this chat")
+    return Response(
+        body,
+        media_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"'},
+    )
+
+
+def install_web_state(app: Any, runtime: Runtime, secret: str) -> None:
+    """What the web routes share in one app: the session signer and the abuse limits."""
+    web = runtime.settings.web
+    app.state.sessions = Sessions(secret, secure=web.secure_cookies)
+    app.state.limits = (SlidingWindow(web.sender_per_minute), SlidingWindow(web.client_per_minute))
+
+
+def internal_token(request: Request, runtime: RuntimeDep) -> None:
+    """Only Rasa, with the shared secret (Rasa's endpoint config sends it as ``?token=``)."""
+    expected = runtime.settings.rasa.internal_token
+    given = request.query_params.get("token", "")
+    if expected is None or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(403, "forbidden")
+
+
+nlg_router = APIRouter(dependencies=[Depends(internal_token)])
 
 
 @nlg_router.post("/nlg")
 async def nlg(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    """Rasa's NLG endpoint: render a response in the person's language from storage."""
+    """Rasa's NLG endpoint (internal listener only): render a response from storage."""
     try:
         body = await request.json()
         name = str(body["response"])

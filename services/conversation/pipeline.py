@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from rendering import payloads
+from rendering.dates import local_date_time
 from rendering.messages import Button, OutMessage
 from rendering.responses import ResponseBuilder
 from services.conversation.dialogue import Dialogue, DialogueUnavailable
@@ -50,6 +51,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COMMANDS = frozenset({"start", "help", "language", "mydata", "delete"})
+# Where the web chat downloads the complete export (for the signed-in sender only).
+EXPORT_PATH = "/api/chat/export"
 # A message still "received" after this long was being handled by a process that died.
 RECOVER_AFTER = timedelta(minutes=2)
 # A claim on kept messages older than this belongs to a process that died.
@@ -358,14 +361,7 @@ class Conversation:
         if command == "language":
             return [self.responses.language_prompt(lang)]
         if command == "mydata":
-            return [
-                self.responses.message("mydata_intro", lang),
-                OutMessage(
-                    await asyncio.to_thread(self.privacy.export_text, person.id),
-                    [],
-                    {"response": "mydata_export", "language": lang},
-                ),
-            ]
+            return [await self._mydata(person, lang)]
         if command == "delete":
             r = self.responses.renderer
             return [
@@ -496,9 +492,34 @@ class Conversation:
 
     # --- privacy -------------------------------------------------------------------------------
 
+    async def _mydata(self, person: Person, lang: str) -> OutMessage:
+        """``/mydata``: a short summary in their language; the complete export follows as a file."""
+        counts = await asyncio.to_thread(self.privacy.summary, person.id)
+        since = counts.pop("since", None)
+        variables: dict[str, Any] = {k: v for k, v in counts.items() if isinstance(v, int)}
+        variables["since"] = local_date_time(since, lang)[0] if since else ""
+        msg = self.responses.message("mydata_summary", lang, **variables)
+        msg.meta["export"] = EXPORT_PATH  # the file (Telegram) or the download link (web chat)
+        return msg
+
     async def _erase(self, person: Person, lang: str) -> list[OutMessage]:
-        """``/delete``: the person, their messages and hand-offs, and Rasa's tracker of them."""
-        done = self.responses.message("delete_done", lang)
-        await self.privacy.erase(person.id)
-        logger.info("person %s erased", person.id[:8])
-        return [done]
+        """``/delete``: every store, Rasa's tracker included; the receipt says what was erased."""
+        receipt = await self.privacy.erase(person.id)
+        logger.info(
+            "person %s erased (%s)", person.id[:8], "complete" if receipt.complete else "retrying"
+        )
+        out = [
+            self.responses.message("delete_done", lang),
+            self.responses.message(
+                "delete_receipt",
+                lang,
+                messages=receipt.rows("messages"),
+                answers=receipt.rows("answers"),
+                appointments=receipt.rows("appointments"),
+                handoffs=receipt.rows("handoffs"),
+                conversation=receipt.rows("conversation_engine"),
+            ),
+        ]
+        if not receipt.complete:
+            out.append(self.responses.message("delete_incomplete", lang))
+        return out

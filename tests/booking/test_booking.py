@@ -53,19 +53,20 @@ def reminders(engine: Engine, appointment_id: int) -> list[Reminder]:
 # --- reference codes -----------------------------------------------------------------------------
 
 
-def test_reference_codes_are_short_unambiguous_and_unused(
+def test_reference_codes_are_unguessable_unambiguous_and_unused(
     cal: Engine, person: str, monkeypatch: pytest.MonkeyPatch
 ):
     with session_scope(cal) as s:
         codes = [booking.new_reference(s) for _ in range(300)]
     for code in codes:
-        assert re.fullmatch(r"KL-[34679ACEFGHJKMNPRTWXY]{4}", code), code
+        assert re.fullmatch(r"KL-[34679ACEFGHJKMNPRTWXY]{8}", code), code
     assert not set("01258BDILOQSUVZ") & set(booking.REFERENCE_ALPHABET)
+    assert len(booking.REFERENCE_ALPHABET) ** 8 > 10**10  # guessing one is hopeless
     taken = book(cal, person, slot(cal))
-    script = iter(taken.reference[3:] + "4444")
+    script = iter(taken.reference[3:] + "44444444")
     monkeypatch.setattr(booking.secrets, "choice", lambda alphabet: next(script))
     with session_scope(cal) as s:
-        assert booking.new_reference(s) == "KL-4444"  # the code in use was drawn first, and skipped
+        assert booking.new_reference(s) == "KL-44444444"  # the code in use was drawn first, skipped
 
 
 def test_references_as_people_type_them():
@@ -73,6 +74,7 @@ def test_references_as_people_type_them():
     assert booking.normalize_reference(" KL 7F4A ") == "KL-7F4A"
     assert booking.normalize_reference("7f4a") == "KL-7F4A"
     assert booking.normalize_reference("KL-0O1I") is None
+    assert booking.normalize_reference("kl-7f4a 9kmn") == "KL-7F4A9KMN"
     assert booking.normalize_reference("hello") is None
 
 

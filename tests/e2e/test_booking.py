@@ -89,12 +89,12 @@ def test_book_move_and_cancel(stack: Stack, stack_db: Engine, texts: Renderer, l
         assert sorted(r.offset_minutes or 0 for r in reminders) == expected
 
     # The .ics file: only for the person's own appointment.
-    ics = httpx.get(f"{stack.web}{done['meta']['ics']}", params={"sender": sender})
+    ics = stack.browser(sender).get(done["meta"]["ics"])
     assert ics.status_code == 200 and ref in ics.text and "BEGIN:VEVENT" in ics.text
-    assert (
-        httpx.get(f"{stack.web}{done['meta']['ics']}", params={"sender": "web-someone-else"}).status_code
-        == 404
-    )
+    # Without that browser's session nobody gets the file, whoever knows the sender id.
+    assert httpx.get(f"{stack.web}{done['meta']['ics']}").status_code == 401
+    stack.chat("web-someone-else", text="hallo", consent=True, language="de")
+    assert stack.browser("web-someone-else").get(done["meta"]["ics"]).status_code == 404
 
     [listing] = stack.chat(sender, payload="i:my_appointments")
     assert listing["meta"]["response"] == "my_appointments_list" and ref in listing["text"]
@@ -225,9 +225,7 @@ async def test_waiting_list_is_told_when_a_time_is_free(stack: Stack, stack_db: 
         assert await services.notices.notify_waitlist() == 0  # told once
     finally:
         await services.close()
-    async with httpx.AsyncClient() as client:
-        resp = await client.get(f"{stack.web}/api/chat/updates", params={"sender": sender})
-    later = resp.json()["messages"]
+    later = stack.updates(sender)
     assert [m["text"] for m in later] == [texts.text("waitlist_slot_free", "de")]
     assert [b["payload"] for b in later[0]["buttons"]] == ["i:book_appointment", "i:deny"]
     with session_scope(stack_db) as s:

@@ -39,14 +39,15 @@ def test_swap_keeps_answering_and_reports_the_new_model(stack: Stack, tmp_path):
     asker.start()
     started = time.perf_counter()
     try:
-        swap(rasa_url, new_model)
+        swap(rasa_url, new_model, token=stack.rasa_params["token"])
     finally:
         swap_seconds = time.perf_counter() - started
         stop.set()
         asker.join()
     # Reported, not asserted (timings belong to bench/): how long answers waited during the swap.
     print(f"\nswap took {swap_seconds:.1f} s; {len(waits)} answers, longest wait {max(waits):.1f} s")
-    assert httpx.get(f"{rasa_url}/status").json()["model_file"].endswith("lotse-new.tar.gz")
+    status = httpx.get(f"{rasa_url}/status", params=stack.rasa_params).json()
+    assert status["model_file"].endswith("lotse-new.tar.gz")
     assert answers and set(answers) == {"naturalisation"}, answers  # never "kept for later"
 
 
@@ -54,6 +55,6 @@ def test_a_broken_model_is_refused_and_the_old_one_keeps_serving(stack: Stack, t
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a model")
     with pytest.raises(RetrainFailed):
-        swap(f"http://127.0.0.1:{stack.settings.rasa.port}", broken, timeout=60)
+        swap(stack.rasa_url, broken, timeout=60, token=stack.rasa_params["token"])
     [reply] = stack.chat(f"web-{uuid.uuid4()}", text="Kita Anmeldung", consent=True, language="de")
     assert reply["meta"]["topic"] == "kita"

@@ -57,7 +57,7 @@ SETS = {"main": HELD_OUT, "independent": HELD_OUT / "independent"}
 def test_held_out_intent_accuracy(stack: Stack, held_out: str, lang: str):
     examples = load(lang, SETS[held_out])
     assert len(examples) >= 45
-    client = httpx.Client(base_url=f"http://127.0.0.1:{stack.settings.rasa.port}", timeout=30)
+    client = stack.rasa_client()
 
     def predict(text: str) -> str:
         resp = client.post("/model/parse", json={"text": text})
@@ -94,7 +94,7 @@ def test_held_out_intent_accuracy(stack: Stack, held_out: str, lang: str):
 )
 def test_entities_from_lookup_and_regex(stack: Stack, text: str, entity: str, value: str):
     resp = httpx.post(
-        f"http://127.0.0.1:{stack.settings.rasa.port}/model/parse", json={"text": text}, timeout=30
+        f"{stack.rasa_url}/model/parse", json={"text": text}, params=stack.rasa_params, timeout=30
     )
     # Values compare case-insensitively: Rasa's synonym mapper may return a known spelling's case.
     found = [(e["entity"], str(e["value"]).lower()) for e in resp.json()["entities"]]
@@ -103,8 +103,9 @@ def test_entities_from_lookup_and_regex(stack: Stack, text: str, entity: str, va
 
 def test_english_much_is_not_the_town_much(stack: Stack):
     resp = httpx.post(
-        f"http://127.0.0.1:{stack.settings.rasa.port}/model/parse",
+        f"{stack.rasa_url}/model/parse",
         json={"text": "how much does the kita cost"},
+        params=stack.rasa_params,
         timeout=30,
     )
     assert resp.json()["entities"] == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import httpx
 import pytest
 
 from rendering.renderer import Renderer
@@ -28,8 +27,7 @@ def test_messages_are_kept_while_rasa_is_down_and_answered_later(stack: Stack, t
     stack.wait_rasa_loaded()
     deadline, answers = time.monotonic() + 180, []
     while time.monotonic() < deadline and len(answers) < 2:
-        resp = httpx.get(f"{stack.web}/api/chat/updates", params={"sender": sender}, timeout=10)
-        answers += resp.json()["messages"]
+        answers += stack.updates(sender)
         time.sleep(1)
     # Both answered, in the order they were sent.
     assert [a["meta"].get("topic") for a in answers] == ["kita", "naturalisation"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from bot.supervisor import ProcessSpec, process_specs, start, stop
+from bot.supervisor import ProcessSpec, process_specs, start, stop, with_internal_token
 from lotse.settings import (
     ROOT,
     ConversationSettings,
@@ -34,6 +34,21 @@ class Stack:
     workdir: Path
     specs: dict[str, ProcessSpec] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    browsers: dict[str, httpx.Client] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa.port}"
+
+    @property
+    def rasa_params(self) -> dict[str, str]:
+        """Rasa's HTTP API takes the internal token (``rasa run --auth-token``)."""
+        token = self.settings.rasa.internal_token
+        return {"token": token.get_secret_value()} if token else {}
+
+    def rasa_client(self, timeout: float = 30) -> httpx.Client:
+        """A client for Rasa's HTTP API with the token."""
+        return httpx.Client(base_url=self.rasa_url, params=self.rasa_params, timeout=timeout)
 
     @property
     def web(self) -> str:
@@ -70,7 +85,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                status = httpx.get(f"http://127.0.0.1:{self.settings.rasa.port}/status", timeout=2)
+                status = httpx.get(f"{self.rasa_url}/status", params=self.rasa_params, timeout=2)
                 if status.status_code == 200 and status.json().get("model_file"):
                     return
             except httpx.HTTPError:
@@ -93,9 +108,21 @@ class Stack:
         stop(self.procs)
         self.telegram.stop()
 
+    def browser(self, sender: str) -> httpx.Client:
+        """The HTTP client of one web-chat browser: it keeps that browser's session cookie."""
+        if sender not in self.browsers:
+            self.browsers[sender] = httpx.Client(base_url=self.web, timeout=60)
+        return self.browsers[sender]
+
     def chat(self, sender: str, **body: Any) -> list[dict[str, Any]]:
-        """One request to the web chat API; returns the messages."""
-        resp = httpx.post(f"{self.web}/api/chat", json={"sender": sender, **body}, timeout=60)
+        """One request to the web chat API from the sender's browser; returns the messages."""
+        resp = self.browser(sender).post("/api/chat", json={"sender": sender, **body})
+        resp.raise_for_status()
+        return list(resp.json()["messages"])
+
+    def updates(self, sender: str) -> list[dict[str, Any]]:
+        """The messages produced later, fetched as the sender's browser does."""
+        resp = self.browser(sender).get("/api/chat/updates", timeout=10)
         resp.raise_for_status()
         return list(resp.json()["messages"])
 
@@ -115,7 +142,7 @@ def make_stack(workdir: Path) -> Stack:
             base_url=telegram.base_url,
             base_file_url=telegram.base_file_url,
         ),
-        web=WebSettings(port=free_port()),
+        web=WebSettings(port=free_port(), internal_port=free_port()),
         rasa=RasaSettings(
             port=free_port(),
             action_port=free_port(),
@@ -124,4 +151,5 @@ def make_stack(workdir: Path) -> Stack:
         ),
         conversation=ConversationSettings(retry_interval_seconds=1.0),
     )
+    settings = with_internal_token(settings)
     return Stack(settings=settings, telegram=telegram, workdir=workdir)

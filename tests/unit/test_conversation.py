@@ -75,17 +75,18 @@ async def test_rasa_outage_keeps_the_message(services: Runtime):
 async def test_mydata_and_delete(services: Runtime):
     await onboard(services, "en")
     await services.conversation.handle(inbound(text="my question"))
-    intro, export = await services.conversation.handle(inbound(text="/mydata"))
-    assert intro.meta["response"] == "mydata_intro"
-    data = json.loads(export.text)
+    [summary] = await services.conversation.handle(inbound(text="/mydata"))
+    assert summary.meta["response"] == "mydata_summary" and summary.meta["language"] == "en"
+    pid = rows(services.engine, Person)[0].id
+    data = json.loads(services.privacy.export_json(pid))
     typed = [m for m in data["messages"] if m["text"]]
     assert data["person"]["language"] == "en" and typed[0]["text"] == "my question"
     [confirm] = await services.conversation.handle(inbound(text="/delete"))
     assert [b.payload for b in confirm.buttons] == ["d:y", "d:n"]
     [kept] = await services.conversation.handle(inbound(payload="d:n"))
     assert kept.meta["response"] == "delete_cancelled" and rows(services.engine, Person)
-    [done] = await services.conversation.handle(inbound(payload="d:y"))
-    assert done.meta["response"] == "delete_done"
+    done, receipt = await services.conversation.handle(inbound(payload="d:y"))
+    assert done.meta["response"] == "delete_done" and receipt.meta["response"] == "delete_receipt"
     assert rows(services.engine, Person) == [] and rows(services.engine, InboundMessage) == []
 
 

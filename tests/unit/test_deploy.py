@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.supervisor import process_specs
+from bot.supervisor import process_specs, with_internal_token
 from lotse.settings import ROOT, Settings
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -39,14 +39,15 @@ def test_compose_runs_the_same_commands_as_make_run():
     specs = {s.name: s for s in process_specs(Settings())}
     rasa_cmd = COMPOSE["services"]["rasa"]["command"]
     assert rasa_cmd[:2] == specs["rasa"].argv[1:3] == ["run", "--enable-api"]
-    assert specs["actions"].argv[1:5] == COMPOSE["services"]["actions"]["command"][1:5]
+    assert specs["actions"].argv[1:4] == COMPOSE["services"]["actions"]["command"][1:4]
+    assert "--auth-token" in rasa_cmd and "--auth-token" in specs["rasa"].argv
     assert COMPOSE["services"]["app"]["command"][1:] == specs["app"].argv[1:]
 
 
 def test_rasa_endpoint_files_name_only_variables_that_are_set():
     for path, env in (
         (ROOT / "deploy" / "rasa-endpoints.yml", COMPOSE["services"]["rasa"]["environment"]),
-        (ROOT / "nlu" / "endpoints.yml", process_specs(Settings())[0].env),
+        (ROOT / "nlu" / "endpoints.yml", process_specs(with_internal_token(Settings()))[0].env),
     ):
         for var in re.findall(r"\$\{(\w+)\}", path.read_text()):
             assert var in env, (path.name, var)
@@ -62,3 +63,12 @@ def test_dockerfiles_copy_what_the_commands_need():
     for f in ("postgres-init.sql", "rasa-endpoints.yml"):
         assert (ROOT / "deploy" / f).exists()
     assert Path(ROOT / ".env.example").exists()
+
+
+def test_internal_endpoints_are_never_published():
+    app = COMPOSE["services"]["app"]
+    assert app["ports"] == ["8080:8080"]  # the NLG listener (5056) stays on the internal network
+    for name in ("rasa", "actions", "db", "redis"):
+        assert "ports" not in COMPOSE["services"][name], name
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "${LOTSE_RASA_INTERNAL_TOKEN:?" in text

@@ -1,0 +1,60 @@
+"""Staff accounts, their sessions in the console, and failed logins (for throttling).
+
+Migration: ``0008_staff``. Passwords are argon2 hashes; a session row holds the digest of the token the
+browser keeps in its cookie, never the token itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer
+from sqlmodel import Field, SQLModel
+
+from storage.db import UTCDateTime, utcnow
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+class StaffAccount(SQLModel, table=True):
+    """A person who works in the console: case manager, KI editor, administrator (several roles)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=200)
+    roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    active: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    password_changed_at: datetime = _ts()
+
+
+class StaffSession(SQLModel, table=True):
+    """One signed-in browser; ends at logout or after inactivity."""
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the cookie's token
+    account_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("staffaccount.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    csrf_token: str = Field(max_length=64)
+    client: str = Field(default="", max_length=64)
+    created_at: datetime = _ts()
+    last_seen_at: datetime = _ts()
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Conversations opened in this session with a reason (each opening is an audit row).
+    granted: list[int] = Field(default_factory=list, sa_type=JSON)
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed login: too many in a short time lock the account name (and the address) for a while."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    client: str = Field(default="", max_length=64, index=True)
+    at: datetime = _ts(index=True)

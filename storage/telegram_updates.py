@@ -1,0 +1,46 @@
+"""Webhook updates waiting to be handled (``TelegramUpdate``): keep, list, forget."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import TelegramUpdate
+
+
+def keep(*, session: Session, update_id: int, payload: dict[str, Any]) -> bool:
+    """Store an update; False when it was stored before (Telegram delivered it again)."""
+    if session.get(TelegramUpdate, update_id) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(TelegramUpdate(update_id=update_id, payload=payload))
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def waiting(*, session: Session, limit: int = 1000) -> list[dict[str, Any]]:
+    """Updates stored but not yet handled (a previous process died), oldest first."""
+    return [
+        dict(u.payload)
+        for u in session.exec(
+            select(TelegramUpdate).order_by(col(TelegramUpdate.update_id)).limit(limit)
+        ).all()
+    ]
+
+
+def forget(*, session: Session, update_id: int) -> None:
+    """The update was handled."""
+    session.exec(delete(TelegramUpdate).where(col(TelegramUpdate.update_id) == update_id))
+
+
+def purge(*, session: Session, before: datetime) -> int:
+    """Updates older than ``before`` (retention: they may hold texts of people who never consented)."""
+    result = session.exec(delete(TelegramUpdate).where(col(TelegramUpdate.received_at) < before))
+    return int(getattr(result, "rowcount", 0) or 0)

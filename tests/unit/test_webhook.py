@@ -1,0 +1,115 @@
+"""Telegram's webhook (reference tests 1–3): the secret checked, bad bodies refused without a write,
+an update stored before the 200, handled once however often Telegram delivers it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.app import create_app
+from bot.channels.telegram import build_application
+from lotse.runtime import Runtime
+from lotse.settings import TelegramSettings
+from storage.db import session_scope
+from storage.models import TelegramUpdate
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.offline import offline_runtime
+
+SECRET = "webhook-secret-0123456789"
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    tg = FakeTelegram().start()
+    yield tg
+    tg.stop()
+
+
+@pytest.fixture
+async def runtime(seeded: Engine, database_url: str, tmp_path: Path, telegram) -> AsyncIterator[Runtime]:
+    rt = offline_runtime(
+        database_url,
+        tmp_path,
+        telegram=TelegramSettings(
+            bot_token=telegram.token,
+            base_url=telegram.base_url,
+            base_file_url=telegram.base_file_url,
+            mode="webhook",
+            webhook_secret=SecretStr(SECRET),
+        ),
+    )
+    yield rt
+    await rt.close()
+
+
+def update(update_id: int, chat: int, text: str) -> dict:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1764633600,
+            "chat": {"id": chat, "type": "private"},
+            "from": {"id": chat, "is_bot": False, "first_name": "A", "language_code": "de"},
+            "text": text,
+        },
+    }
+
+
+async def test_the_secret_is_checked_and_nothing_is_written_without_it(runtime: Runtime, caplog):
+    app = create_app(runtime, background=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        body = json.dumps(update(1, 7001, "hallo"))
+        with caplog.at_level(logging.DEBUG):
+            for headers in (
+                {},
+                {"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+                {"X-Telegram-Bot-Api-Secret-Token": SECRET[:-1]},
+            ):
+                resp = await c.post("/telegram/webhook", content=body, headers=headers)
+                assert resp.status_code == 403
+        assert SECRET[:-1] not in caplog.text and "wrong" not in caplog.text
+        bad = await c.post(
+            "/telegram/webhook", content=b"not json", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+        assert bad.status_code == 400
+    with session_scope(runtime.engine) as s:
+        assert s.exec(select(TelegramUpdate)).all() == []
+
+
+async def test_an_update_is_answered_at_once_and_handled_once(runtime: Runtime, telegram: FakeTelegram):
+    app = create_app(runtime, background=False)
+    application = build_application(runtime)
+    await application.initialize()
+    await application.start()
+    app.state.telegram = application
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            body = json.dumps(update(42, 7002, "hallo"))
+            first = await c.post("/telegram/webhook", content=body, headers=headers)
+            assert first.status_code == 200
+            # Telegram delivers again (sequentially and at the same time): 200, never a second run.
+            again = await asyncio.gather(
+                *(c.post("/telegram/webhook", content=body, headers=headers) for _ in range(3))
+            )
+            assert {r.status_code for r in again} == {200}
+        for _ in range(100):
+            if telegram.sent(7002):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert len(telegram.sent(7002)) == 1  # one privacy notice, not four
+        with session_scope(runtime.engine) as s:
+            assert s.exec(select(TelegramUpdate)).all() == []  # handled: no longer kept
+    finally:
+        await application.stop()
+        await application.shutdown()
