@@ -151,6 +151,14 @@ def outcome(exc: TelegramError) -> Exception:
     return SendFailed(str(exc)[:200])
 
 
+def telegram_chat_id(external_id: str) -> int:
+    """A Telegram chat id is an integer; anything else can never be sent to (refused for good)."""
+    try:
+        return int(external_id)
+    except ValueError:
+        raise SendFailed(f"not a Telegram chat id: {external_id[:40]!r}") from None
+
+
 class TelegramSender:
     """Sends messages and files to Telegram chats; raises the outcomes of ``services.outbound``."""
 
@@ -167,6 +175,7 @@ class TelegramSender:
 
     async def send(self, external_id: str, message: OutMessage) -> None:
         """Send one message; a text that renders empty is not sent (Telegram refuses it)."""
+        chat_id = telegram_chat_id(external_id)
         await self._ready()
         text = message.text.strip()
         if not text:
@@ -177,7 +186,7 @@ class TelegramSender:
         for i, piece in enumerate(pieces):
             try:
                 await self.bot.send_message(
-                    chat_id=int(external_id),
+                    chat_id=chat_id,
                     text=piece,
                     reply_markup=markup if i == len(pieces) - 1 else None,
                 )
@@ -190,10 +199,11 @@ class TelegramSender:
 
     async def send_file(self, external_id: str, attachment: Attachment) -> None:
         """Send one file (e.g. an appointment's ``.ics``)."""
+        chat_id = telegram_chat_id(external_id)
         await self._ready()
         try:
             await self.bot.send_document(
-                int(external_id), document=InputFile(attachment.content, filename=attachment.filename)
+                chat_id, document=InputFile(attachment.content, filename=attachment.filename)
             )
         except TelegramError as exc:
             raise outcome(exc) from exc

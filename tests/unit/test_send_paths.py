@@ -222,6 +222,15 @@ async def test_sender_refusals_from_telegrams_own_rules(fake: FakeTelegram, send
     assert not info.value.retryable and "blocked" in info.value.reason
 
 
+async def test_sender_refuses_an_id_that_is_no_telegram_chat(fake: FakeTelegram, sender: TelegramSender):
+    """Regression: int("chat-1") raised ValueError, which callers took for "may have been sent"."""
+    with pytest.raises(SendFailed) as info:
+        await sender.send("chat-1", OutMessage("Hallo"))
+    assert not info.value.retryable
+    with pytest.raises(SendFailed):
+        await sender.send_file("chat-1", Attachment("a.ics", b"x"))
+
+
 async def test_a_refusal_after_the_first_part_stays_a_refusal(
     fake: FakeTelegram, sender: TelegramSender, chat: int
 ):
