@@ -192,8 +192,9 @@ class TelegramSender:
                 )
             except TelegramError as exc:
                 result = outcome(exc)
-                if i and not isinstance(result, SendFailed):
-                    # Part of it arrived: sending again would repeat that part.
+                if i and not (isinstance(result, SendFailed) and not result.retryable):
+                    # Part of it arrived: sending again (after a 429 or a network error too) would
+                    # repeat that part. Only a refusal for good stays what it is.
                     raise SendTimeout(f"sent {i} of {len(pieces)} parts, then: {exc}") from exc
                 raise result from exc
 

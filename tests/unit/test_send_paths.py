@@ -231,6 +231,17 @@ async def test_sender_refuses_an_id_that_is_no_telegram_chat(fake: FakeTelegram,
         await sender.send_file("chat-1", Attachment("a.ics", b"x"))
 
 
+@pytest.mark.parametrize("fault", [ft.DROP, ft.too_many_requests(1)], ids=["dropped", "429"])
+async def test_a_failure_after_the_first_part_is_never_resent(
+    fake: FakeTelegram, sender: TelegramSender, chat: int, fault: ft.Fault
+):
+    """Regression: a network error on the 2nd part was retryable, so the 1st part was sent again."""
+    fake.inject("sendMessage", fault, chat_id=chat, after=1)
+    with pytest.raises(SendTimeout, match="sent 1 of 2 parts"):
+        await sender.send(str(chat), OutMessage("a" * 4000 + "\n" + "b" * 100))
+    assert texts(fake, chat) == ["a" * 4000]
+
+
 async def test_a_refusal_after_the_first_part_stays_a_refusal(
     fake: FakeTelegram, sender: TelegramSender, chat: int
 ):
