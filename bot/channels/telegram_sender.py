@@ -9,8 +9,9 @@
   inline keyboard) and maps errors to the outcomes of ``services.outbound``: a refused chat
   (``BadRequest`` "chat not found", ``Forbidden`` "bot was blocked") is permanent; ``RetryAfter`` is
   ``RateLimited``; ``TimedOut`` is ``SendTimeout`` (it may have arrived); any other ``NetworkError``
-  is retryable. Note ``BadRequest`` and ``TimedOut`` are subclasses of ``NetworkError``: the order of
-  the checks matters.
+  is retryable, but a 413 "Request Entity Too Large" (a file over 50 MB) is permanent. Once a part
+  of a split message has arrived, anything but a refusal is ``SendTimeout`` (never resent). Note
+  ``BadRequest`` and ``TimedOut`` are subclasses of ``NetworkError``: the order of the checks matters.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from services.pacing import RateLimiter
 logger = logging.getLogger(__name__)
 
 TELEGRAM_TEXT_MAX = 4096
+# Telegram's answer (HTTP 413) to a file over 50 MB; PTB raises it as a plain NetworkError.
+TOO_LARGE = "Request Entity Too Large"
 # Requests that put something into a chat: these count against Telegram's flood limits.
 SENDING_ENDPOINTS = frozenset(
     {
@@ -146,6 +149,8 @@ def outcome(exc: TelegramError) -> Exception:
         return SendTimeout(str(exc))
     if isinstance(exc, BadRequest | Forbidden):
         return SendFailed(str(exc)[:200])  # chat not found, blocked, message refused: permanent
+    if isinstance(exc, NetworkError) and str(exc).startswith(TOO_LARGE):
+        return SendFailed(str(exc)[:200])  # a file over 50 MB (PTB has no class for 413): permanent
     if isinstance(exc, NetworkError):
         return SendFailed(str(exc)[:200], retryable=True)  # it did not get through: try again later
     return SendFailed(str(exc)[:200])

@@ -265,6 +265,16 @@ async def test_send_file(fake: FakeTelegram, sender: TelegramSender, chat: int):
     assert len(fake.documents(chat)) == 2  # the first, and the held one Telegram carried out
 
 
+async def test_a_file_over_50_mb_is_refused_for_good(
+    fake: FakeTelegram, sender: TelegramSender, chat: int
+):
+    """Regression: Telegram's 413 reaches PTB as a plain NetworkError, which was mapped retryable."""
+    with pytest.raises(SendFailed) as info:
+        await sender.send_file(str(chat), Attachment("big.ics", b"\0" * (ft.UPLOAD_MAX_BYTES + 1)))
+    assert not info.value.retryable and "Request Entity Too Large" in info.value.reason
+    assert fake.documents(chat) == []
+
+
 # --- (b) the outbox --------------------------------------------------------------------------------
 
 
