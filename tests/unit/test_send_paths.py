@@ -509,3 +509,16 @@ async def test_a_timed_out_reminder_is_unknown_and_never_resent(
     assert row.status == ReminderStatus.UNKNOWN and "timed out" in (row.reason or "")
     await dispatch_due(db, notices(db, senders).reminder_sender(senders))
     assert len(fake.sent(chat)) == 1  # Telegram had it; it is not sent again
+
+
+async def test_without_telegram_a_reminder_stays_pending(db: Engine, chat: int):
+    """Regression: with no Telegram token the outbox has no push channel, so a Telegram person's
+    reminder was queued as if the person fetched messages, and marked sent."""
+    pid = telegram_person(db, chat)
+    rid = due_reminder(db, pid)
+    report = await dispatch_due(db, notices(db, {}).reminder_sender({}))
+    assert (report.sent, report.requeued) == (0, 1)
+    row = reminder(db, rid)
+    assert row.status == ReminderStatus.PENDING and row.sent_at is None
+    assert row.reason == "no telegram sender configured" and row.next_attempt_at is not None
+    assert rows(db, pid) == []  # nothing queued in its name either
