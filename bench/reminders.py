@@ -163,6 +163,8 @@ def run(n: int = 2000, database_url: str | None = None) -> Result:
         tg = FakeTelegram(global_rate=ALLOWED).start()
         try:
             chats = _prepare(engine, n, datetime.now(UTC))
+            for chat in chats.values():
+                tg.open_chat(chat)  # the people started the bot (Telegram refuses unknown chats)
             report, elapsed = asyncio.run(_dispatch(engine, tg, chats))
             sends = [c for c in tg.calls if c.method == "sendMessage"]
             ids = Counter(int(m.group(1)) for c in sends if (m := _ID_IN_TEXT.search(c.params["text"])))

@@ -35,6 +35,8 @@ from storage.models import OutboundMessage, OutboxStatus, Person
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# Channels whose messages are fetched by the channel itself (``take``), never pushed: the web chat.
+PULL_CHANNELS = frozenset({"web"})
 STALE_AFTER = timedelta(minutes=10)
 
 

@@ -129,7 +129,8 @@ class Slot:
 
     @property
     def key(self) -> str:
-        """A compact id for a button payload (≤ 78 characters): ``<case manager>|<UTC start>``."""
+        """A compact id for a button payload: ``<case manager>|<UTC start>`` (≤ 53 characters: the
+        seed loader keeps case manager ids to 40, so ``b:s:<key>`` fits Telegram's 64 bytes)."""
         return f"{self.case_manager_id}|{self.start.astimezone(UTC):{KEY_FORMAT}}"
 
     @property

@@ -9,6 +9,7 @@ when the entry changes, its seeded hours are replaced, and hours rows staff adde
 from __future__ import annotations
 
 import logging
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,22 @@ WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6
 DEFAULT_FROM = time(9, 0)
 DEFAULT_TO = time(15, 0)
 SEED = "seed"
+# Ids that travel in a button's callback data, which Telegram caps at 64 bytes (rendering.payloads):
+# a slot is "b:s:<case manager id>|<UTC yyyymmddHHMM>" (4 + id + 1 + 12 bytes, so at most 47) and a
+# town "b:p:<slug>" (at most 60). Only the payload grammar's characters, never the "|" separator.
+CASE_MANAGER_ID_MAX = 40
+MUNICIPALITY_SLUG_MAX = 60
+_PAYLOAD_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def payload_id_problem(value: Any, longest: int) -> str | None:
+    """Why ``value`` cannot be an id that goes into a button payload, or None."""
+    text = str(value)
+    if not _PAYLOAD_ID.match(text):
+        return "may only use letters, digits, '_', '.' and '-' (it goes into button payloads)"
+    if len(text) > longest:
+        return f"is {len(text)} characters long; at most {longest} fit a button's 64 bytes"
+    return None
 
 
 def _time(value: Any, default: time) -> time:
@@ -41,6 +58,9 @@ def _time(value: Any, default: time) -> time:
 
 def _load_municipalities(session: Session, items: list[dict[str, Any]], report: SeedReport) -> None:
     for raw in items:
+        if problem := payload_id_problem(raw["slug"], MUNICIPALITY_SLUG_MAX):
+            report.errors.append(f"offices.yml:{raw['slug']}: municipality slug {problem}")
+            continue
         digest = seed_hash(raw)
         row = session.get(Municipality, raw["slug"])
         if reload_skips(row, digest, report):
@@ -107,6 +127,9 @@ def _load_case_managers(
 ) -> None:
     for raw in items:
         cm_id = raw["id"]
+        if problem := payload_id_problem(cm_id, CASE_MANAGER_ID_MAX):
+            report.errors.append(f"offices.yml:{cm_id}: case manager id {problem}")
+            continue
         digest = seed_hash(raw)
         try:
             hours = _hours_rows(cm_id, raw, known_offices)

@@ -9,8 +9,9 @@
   inline keyboard) and maps errors to the outcomes of ``services.outbound``: a refused chat
   (``BadRequest`` "chat not found", ``Forbidden`` "bot was blocked") is permanent; ``RetryAfter`` is
   ``RateLimited``; ``TimedOut`` is ``SendTimeout`` (it may have arrived); any other ``NetworkError``
-  is retryable. Note ``BadRequest`` and ``TimedOut`` are subclasses of ``NetworkError``: the order of
-  the checks matters.
+  is retryable, but a 413 "Request Entity Too Large" (a file over 50 MB) is permanent. Once a part
+  of a split message has arrived, anything but a refusal is ``SendTimeout`` (never resent). Note
+  ``BadRequest`` and ``TimedOut`` are subclasses of ``NetworkError``: the order of the checks matters.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from services.pacing import RateLimiter
 logger = logging.getLogger(__name__)
 
 TELEGRAM_TEXT_MAX = 4096
+# Telegram's answer (HTTP 413) to a file over 50 MB; PTB raises it as a plain NetworkError.
+TOO_LARGE = "Request Entity Too Large"
 # Requests that put something into a chat: these count against Telegram's flood limits.
 SENDING_ENDPOINTS = frozenset(
     {
@@ -146,9 +149,19 @@ def outcome(exc: TelegramError) -> Exception:
         return SendTimeout(str(exc))
     if isinstance(exc, BadRequest | Forbidden):
         return SendFailed(str(exc)[:200])  # chat not found, blocked, message refused: permanent
+    if isinstance(exc, NetworkError) and str(exc).startswith(TOO_LARGE):
+        return SendFailed(str(exc)[:200])  # a file over 50 MB (PTB has no class for 413): permanent
     if isinstance(exc, NetworkError):
         return SendFailed(str(exc)[:200], retryable=True)  # it did not get through: try again later
     return SendFailed(str(exc)[:200])
+
+
+def telegram_chat_id(external_id: str) -> int:
+    """A Telegram chat id is an integer; anything else can never be sent to (refused for good)."""
+    try:
+        return int(external_id)
+    except ValueError:
+        raise SendFailed(f"not a Telegram chat id: {external_id[:40]!r}") from None
 
 
 class TelegramSender:
@@ -167,6 +180,7 @@ class TelegramSender:
 
     async def send(self, external_id: str, message: OutMessage) -> None:
         """Send one message; a text that renders empty is not sent (Telegram refuses it)."""
+        chat_id = telegram_chat_id(external_id)
         await self._ready()
         text = message.text.strip()
         if not text:
@@ -177,23 +191,25 @@ class TelegramSender:
         for i, piece in enumerate(pieces):
             try:
                 await self.bot.send_message(
-                    chat_id=int(external_id),
+                    chat_id=chat_id,
                     text=piece,
                     reply_markup=markup if i == len(pieces) - 1 else None,
                 )
             except TelegramError as exc:
                 result = outcome(exc)
-                if i and not isinstance(result, SendFailed):
-                    # Part of it arrived: sending again would repeat that part.
+                if i and not (isinstance(result, SendFailed) and not result.retryable):
+                    # Part of it arrived: sending again (after a 429 or a network error too) would
+                    # repeat that part. Only a refusal for good stays what it is.
                     raise SendTimeout(f"sent {i} of {len(pieces)} parts, then: {exc}") from exc
                 raise result from exc
 
     async def send_file(self, external_id: str, attachment: Attachment) -> None:
         """Send one file (e.g. an appointment's ``.ics``)."""
+        chat_id = telegram_chat_id(external_id)
         await self._ready()
         try:
             await self.bot.send_document(
-                int(external_id), document=InputFile(attachment.content, filename=attachment.filename)
+                chat_id, document=InputFile(attachment.content, filename=attachment.filename)
             )
         except TelegramError as exc:
             raise outcome(exc) from exc

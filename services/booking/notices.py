@@ -15,7 +15,7 @@ from rendering.messages import OutMessage
 from rendering.responses import ResponseBuilder
 from services.booking.reminders import Sender
 from services.outbound import SendFailed
-from services.outbox import Attachment, ChannelSender, Outbox
+from services.outbox import PULL_CHANNELS, Attachment, ChannelSender, Outbox
 from storage import calendar, people
 from storage.appointments import claim_waitlist_notice, get_by_reference, waiting_with_free_slots
 from storage.db import session_scope, utcnow
@@ -71,7 +71,8 @@ class Notices:
         """The dispatcher's sender: push channels through their one sender, pull channels via the outbox.
 
         Raises ``SendFailed`` (retryable) for a person on a channel that has no sender in this process
-        (Telegram without a token): the reminder waits, it is never marked sent.
+        (Telegram without a token): the reminder waits, it is never marked sent. Whether a channel is
+        pulled is what it is (``PULL_CHANNELS``), not whether this process has a sender for it.
         """
 
         async def send(reminder: Reminder, appointment: Appointment) -> None:
@@ -83,13 +84,13 @@ class Notices:
                 reminder_message, self.responses, reminder, appointment, language
             )
             sender = senders.get(person.channel)
-            if person.channel in self.outbox.push_channels:
-                if sender is None:
-                    raise SendFailed(f"no {person.channel} sender configured", retryable=True)
+            if sender is not None:
                 await sender.send(person.external_id, msg)
                 await asyncio.to_thread(self._record, person, msg, sent=True)
-            else:
+            elif person.channel in PULL_CHANNELS:
                 await asyncio.to_thread(self._record, person, msg, sent=False)
+            else:
+                raise SendFailed(f"no {person.channel} sender configured", retryable=True)
             logger.info("reminder %s (%s) sent to %s", reminder.id, reminder.kind, person.id[:8])
 
         return send

@@ -11,11 +11,17 @@ from sqlmodel import select
 
 from lotse.runtime import booking_config
 from lotse.settings import BookingSettings, Settings
+from rendering import payloads
 from storage import appointments as booking
 from storage import calendar
 from storage.db import session_scope
 from storage.models_booking import CaseManager, Municipality, Office, OfficeHours
-from storage.seed_calendar import CALENDAR_SEED, load_calendar_seed
+from storage.seed_calendar import (
+    CALENDAR_SEED,
+    CASE_MANAGER_ID_MAX,
+    MUNICIPALITY_SLUG_MAX,
+    load_calendar_seed,
+)
 from tests.booking.conftest import NOW
 
 MON, TUE, WED = date(2027, 3, 22), date(2027, 3, 23), date(2027, 3, 24)
@@ -294,3 +300,31 @@ def test_seed_errors_are_reported(engine: Engine, tmp_path: Path):
     with session_scope(engine) as s:
         report = load_calendar_seed(s, bad)
     assert len(report.errors) == 2 and "unknown office" in report.errors[0]
+
+
+def test_seed_refuses_ids_that_would_not_fit_a_button(engine: Engine, tmp_path: Path):
+    """A case manager's id goes into every slot button (b:s:<id>|<UTC time>), a town's slug into
+    b:p:<slug>: Telegram caps callback data at 64 bytes, so the loader refuses longer ids."""
+    fits, too_long = "c" * CASE_MANAGER_ID_MAX, "c" * (CASE_MANAGER_ID_MAX + 1)
+    seed = tmp_path / "ids.yml"
+    seed.write_text(
+        "municipalities:\n"
+        "  - {slug: town-a, name: Town A}\n"
+        f"  - {{slug: {'m' * (MUNICIPALITY_SLUG_MAX + 1)}, name: Too Long}}\n"
+        "offices:\n"
+        "  - {id: office-a, name: Rathaus A, address: Markt 1, municipality: town-a}\n"
+        "case_managers:\n"
+        f"  - {{id: {fits}, name: Fits, hours: [{{office: office-a, weekdays: [mon]}}]}}\n"
+        f"  - {{id: {too_long}, name: Too Long, hours: [{{office: office-a, weekdays: [mon]}}]}}\n"
+        "  - {id: 'cm|x', name: Pipe, hours: [{office: office-a, weekdays: [mon]}]}\n",
+        encoding="utf-8",
+    )
+    with session_scope(engine) as s:
+        report = load_calendar_seed(s, seed)
+        assert len(report.errors) == 3, report.errors
+        assert "at most 60" in report.errors[0] and "at most 40" in report.errors[1]
+        assert "letters, digits" in report.errors[2]
+        assert s.get(CaseManager, fits) is not None and s.get(CaseManager, too_long) is None
+    start = datetime(2027, 12, 31, 23, 0, tzinfo=UTC)
+    key = calendar.Slot(start, fits, "office-a", start + timedelta(hours=1)).key
+    assert len(payloads.booking("s", key).encode()) <= payloads.CALLBACK_DATA_MAX_BYTES

@@ -145,3 +145,11 @@ def test_a_case_managers_reply_reaches_the_person_on_telegram(
     assert waiting == []
     time.sleep(4)  # longer than the job's interval: nothing is sent twice
     assert [m["text"] for m in tg.sent(chat)].count(reply) == 1
+
+
+def test_telegram_refused_nothing_the_bot_sent(stack: Stack):
+    """The fake refuses what Telegram refuses: every message and file of the conversations above was
+    accepted (only courtesy calls may be refused, e.g. removing a keyboard already removed)."""
+    tg = stack.telegram
+    assert tg.refusals("sendMessage") == [] and tg.refusals("sendDocument") == []
+    assert len(tg.sent()) > 0
