@@ -101,7 +101,8 @@ class InboundMessage(SQLModel, table=True):
     ``update_key`` is the channel's id of the update (Telegram ``update_id``, a button press, the web
     chat's ``message_id``): stored in the same transaction as the message, so a redelivery is answered
     from what was stored, and erased with the person. ``german`` keeps the machine translation a case
-    manager reads (with ``german_flags``: route, pivot, glossary terms kept), so it goes with the message.
+    manager reads (with ``german_flags``: route, pivot, glossary terms kept), so it goes with the
+    message.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -168,7 +169,9 @@ class UnansweredQuestion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: str | None = Field(
         default=None,
-        sa_column=Column(String(32), ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=True),
+        sa_column=Column(
+            String(32), ForeignKey("person.id", ondelete="CASCADE"), index=True, nullable=True
+        ),
     )
     text: str = Field(sa_type=Text)
     language: str = Field(max_length=8)
