@@ -271,4 +271,4 @@ class Translation(SQLModel, table=True):
 
 # Feature tables live in their own modules; importing them here registers them on the metadata, so
 # Alembic and every process see one schema.
-from storage import models_booking, models_translation  # noqa: E402, F401
+from storage import models_audit, models_booking, models_translation  # noqa: E402, F401
