@@ -19,6 +19,7 @@ from bot.channels.telegram_sender import TelegramRateLimiter, TelegramSender
 from lotse.settings import Settings
 from rendering.renderer import Renderer
 from rendering.responses import ResponseBuilder
+from services.audit import Audit
 from services.booking.notices import CalendarFiles, Notices
 from services.booking.reminders import ReminderConfig
 from services.conversation.pipeline import Conversation
@@ -54,6 +55,7 @@ class Runtime:
     telegram_bot: ExtBot[None] | None
     senders: dict[str, ChannelSender]
     outbox: Outbox
+    audit: Audit
     privacy: Privacy
     conversation: Conversation
     handoff: HandoffDesk
@@ -134,6 +136,7 @@ def build(
     senders: dict[str, ChannelSender] = {"telegram": TelegramSender(bot)} if bot is not None else {}
     calendar_files = CalendarFiles(engine, responses)
     outbox = Outbox(engine, senders, attachments=calendar_files.attachments)
+    audit = Audit(engine)
     privacy = Privacy(
         engine,
         tracker_url=f"sqlite:///{settings.rasa.tracker_db}",
@@ -159,9 +162,10 @@ def build(
         telegram_bot=bot,
         senders=senders,
         outbox=outbox,
+        audit=audit,
         privacy=privacy,
         conversation=conversation,
-        handoff=HandoffDesk(engine, translator, renderer, outbox),
+        handoff=HandoffDesk(engine, translator, renderer, outbox, audit),
         notices=Notices(engine, responses, outbox),
         calendar_files=calendar_files,
         index=FaqIndex(engine),
