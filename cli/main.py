@@ -1,4 +1,5 @@
-"""``lotse``: the command line of KIM Lotse (run, database, content, hand-offs, translation models)."""
+"""``lotse``: the command line of KIM Lotse (run, database, content, hand-offs, audit, translation
+models)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.app import serve
 from bot.channels.rasa_client import swap_model
 from bot.supervisor import run_all
 from cli import appointments as appointments_cli
+from cli import audit as audit_cli
 from cli import content as content_cli
 from cli import models as models_cli
 from lotse import runtime as composition
@@ -20,6 +22,7 @@ from lotse.settings import Settings
 from services.content.seeding import seed_everything
 from services.handoff import HandoffNotOpen
 from services.nlu_model import RetrainFailed, retrain
+from storage.audit import REASONS
 from storage.db import make_engine, session_scope
 from storage.migrate import downgrade, upgrade
 
@@ -68,6 +71,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_handoff(args: argparse.Namespace, runtime: Runtime) -> int:
     desk = runtime.handoff
+    # Recorded as the OS user running the command; the --by name goes into the row's details.
+    actor = audit_cli.cli_actor(getattr(args, "by", None))
     if args.action == "list":
         handoffs = desk.open_list()
         if not handoffs:
@@ -76,14 +81,14 @@ def cmd_handoff(args: argparse.Namespace, runtime: Runtime) -> int:
             print(f"{h.id}\t{h.status}\t{h.reason}\t{h.created_at:%Y-%m-%d %H:%M}\t{h.person_id[:8]}")
         return 0
     if args.action == "release":
-        if desk.release(args.id, by=args.by) is None:
+        if desk.release(args.id, by=args.by, actor=actor) is None:
             print(f"hand-off {args.id} is not open", file=sys.stderr)
             return 1
         print(f"hand-off {args.id} released; the bot answers this person again")
         return 0
     try:
         if args.action == "show":
-            conv = desk.conversation(args.id, staff=args.by)
+            conv = desk.conversation(args.id, staff=args.by, reason=args.reason, actor=actor)
             print(f"hand-off {args.id} ({conv.handoff.reason}), language: {conv.language}")
             for line in conv.lines:
                 print(f"{line.at:%Y-%m-%d %H:%M}  {line.speaker:<6} {line.text}")
@@ -91,7 +96,11 @@ def cmd_handoff(args: argparse.Namespace, runtime: Runtime) -> int:
                     print(f"{'':16}  {'':<6} [de, machine] {line.german}")
             return 0
         result = desk.reply(
-            args.id, staff=args.by, text=args.text, written_in=args.written_in.strip().lower()
+            args.id,
+            staff=args.by,
+            text=args.text,
+            written_in=args.written_in.strip().lower(),
+            actor=actor,
         )
     except (HandoffNotOpen, ValueError) as exc:
         print(str(exc), file=sys.stderr)
@@ -148,11 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("--by", default="staff")
     show = ho_sub.add_parser("show", help="the conversation, the person's messages also in German")
     show.add_argument("id", type=int)
-    show.add_argument("--by", required=True, help="who reads it (logged)")
+    show.add_argument("--by", required=True, help="who reads it (recorded in the audit trail)")
+    show.add_argument(
+        "--reason", default="answer_request", choices=sorted(REASONS), help="why (recorded)"
+    )
     reply = ho_sub.add_parser("reply", help="answer the person, machine translated into their language")
     reply.add_argument("id", type=int)
     reply.add_argument("text")
-    reply.add_argument("--by", required=True, help="who answers (logged)")
+    reply.add_argument("--by", required=True, help="who answers (recorded in the audit trail)")
     reply.add_argument(
         "--written-in", default="de", help="language of TEXT (default de; their language: sent as is)"
     )
@@ -165,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     models_cli.register(sub)
     appointments_cli.register(sub)
     content_cli.register(sub)
+    audit_cli.register(sub)
     args = parser.parse_args(argv)
     settings = Settings()
     if args.database_url:
@@ -186,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "appointments": appointments_cli.run,
         "calendar": appointments_cli.run,
         "content": content_cli.run,
+        "audit": audit_cli.run,
     }
     runtime = composition.build(settings)
     try:

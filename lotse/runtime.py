@@ -21,6 +21,7 @@ from lotse.settings import Settings
 from rendering.messages import OutMessage
 from rendering.renderer import Renderer
 from rendering.responses import ResponseBuilder
+from services.audit import Audit
 from services.booking.notices import CalendarFiles, Notices
 from services.booking.reminders import ReminderConfig
 from services.conversation.pipeline import Conversation
@@ -57,6 +58,7 @@ class Runtime:
     telegram_bot: ExtBot[None] | None
     senders: dict[str, ChannelSender]
     outbox: Outbox
+    audit: Audit
     privacy: Privacy
     conversation: Conversation
     handoff: HandoffDesk
@@ -140,6 +142,7 @@ def build(
     senders: dict[str, ChannelSender] = {"telegram": TelegramSender(bot)} if bot is not None else {}
     calendar_files = CalendarFiles(engine, responses)
     env = {"RASA_TRACKER_DB": str(settings.rasa.tracker_db), **os.environ}
+    audit = Audit(engine)
     privacy = Privacy(
         engine,
         tracker=TrackerStore(tracker_store_url(settings.rasa.endpoints_file, env)),
@@ -170,9 +173,10 @@ def build(
         telegram_bot=bot,
         senders=senders,
         outbox=outbox,
+        audit=audit,
         privacy=privacy,
         conversation=conversation,
-        handoff=HandoffDesk(engine, translator, renderer, outbox),
+        handoff=HandoffDesk(engine, translator, renderer, outbox, audit),
         notices=Notices(engine, responses, outbox),
         calendar_files=calendar_files,
         index=FaqIndex(engine),

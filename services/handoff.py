@@ -1,11 +1,13 @@
 """The case manager's side of a hand-off: read the conversation in German, answer in their language.
 
 * ``conversation`` — the transcript; the person's messages with a German machine translation beside
-  the original when a model is installed. Every access is logged with the staff member's name.
+  the original when a model is installed. Every read is recorded in the audit trail
+  (``conversation.read``) with who read it and why, before anything is shown.
 * ``reply`` — a German reply is machine translated into the person's language (marked as such to the
   person) and back-translated, so the case manager can check the meaning; a reply already written in the
   person's language is sent as it is. The message goes into the outbox: the web chat fetches it, the
-  app's outbox job sends it on Telegram.
+  app's outbox job sends it on Telegram. The reply and its audit row (``handoff.reply``) commit together.
+* ``release`` — the bot answers the person again (``handoff.release``).
 
 The command line (``lotse handoff …``) and the staff console use the same ``HandoffDesk``.
 """
@@ -21,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from rendering.messages import OutMessage
 from rendering.renderer import Renderer
+from services.audit import Actor, Audit
 from services.outbox import Outbox
 from storage import conversations, people
 from storage.db import session_scope
@@ -84,29 +87,66 @@ class HandoffDesk:
     """Read a handed-off conversation, answer the person in their language, give it back to the bot."""
 
     def __init__(
-        self, engine: Engine, translator: Translator, renderer: Renderer, outbox: Outbox
+        self,
+        engine: Engine,
+        translator: Translator,
+        renderer: Renderer,
+        outbox: Outbox,
+        audit: Audit,
     ) -> None:
         self.engine = engine
         self.translator = translator
         self.renderer = renderer
         self.outbox = outbox
+        self.audit = audit
 
     def open_list(self) -> list[HandoffRequest]:
         """Open and claimed hand-offs, oldest first."""
         with session_scope(self.engine) as s:
             return list(open_handoffs(session=s))
 
-    def release(self, handoff_id: int, *, by: str) -> HandoffRequest | None:
-        """Close a hand-off: the bot answers the person again (None if it is not open)."""
-        with session_scope(self.engine) as s:
-            return release_handoff(session=s, handoff_id=handoff_id, by=by)
+    def release(self, handoff_id: int, *, by: str, actor: Actor | None = None) -> HandoffRequest | None:
+        """Close a hand-off: the bot answers the person again (None if it is not open).
 
-    def conversation(self, handoff_id: int, *, staff: str, limit: int = 50) -> Conversation:
-        """The conversation of an open hand-off, the person's messages also in German where possible."""
+        ``actor`` is who is recorded in the audit trail (default: the staff member ``by``).
+        """
+        with session_scope(self.engine) as s:
+            req = release_handoff(session=s, handoff_id=handoff_id, by=by)
+            if req is not None:
+                self.audit.record(
+                    actor or Actor.staff(by),
+                    "handoff.release",
+                    person=req.person_id,
+                    target=f"handoff:{handoff_id}",
+                    session=s,
+                )
+            return req
+
+    def conversation(
+        self,
+        handoff_id: int,
+        *,
+        staff: str,
+        reason: str = "answer_request",
+        actor: Actor | None = None,
+        limit: int = 50,
+    ) -> Conversation:
+        """The conversation of an open hand-off, the person's messages also in German where possible.
+
+        The read is recorded first (``actor``, default the staff member, and ``reason``): if it cannot
+        be recorded, nothing is shown.
+        """
         engine, translator = self.engine, self.translator
         req, person = _load(engine, handoff_id)
         language = person.language or MASTER_LANGUAGE
-        logger.warning("staff %s read the conversation of hand-off %s", staff, handoff_id)  # audit trail
+        self.audit.record(
+            actor or Actor.staff(staff),
+            "conversation.read",
+            person=person.id,
+            target=f"handoff:{handoff_id}",
+            reason=reason,
+            details={"limit": limit},
+        )
         with session_scope(engine) as s:
             items = conversations.transcript(session=s, person_id=person.id, limit=limit)
         lines = []
@@ -120,9 +160,19 @@ class HandoffDesk:
         return Conversation(req, language, lines)
 
     def reply(
-        self, handoff_id: int, *, staff: str, text: str, written_in: str = MASTER_LANGUAGE
+        self,
+        handoff_id: int,
+        *,
+        staff: str,
+        text: str,
+        written_in: str = MASTER_LANGUAGE,
+        actor: Actor | None = None,
     ) -> Reply:
-        """Send a case manager's reply to the person of an open hand-off, in the person's language."""
+        """Send a case manager's reply to the person of an open hand-off, in the person's language.
+
+        The outbox row and the audit row (``actor``, default the staff member) commit together; the
+        audit row keeps the language and how it was translated, never the text.
+        """
         engine, translator, renderer = self.engine, self.translator, self.renderer
         text = text.strip()
         if not text:
@@ -150,5 +200,13 @@ class HandoffDesk:
         }
         with session_scope(engine) as s:
             self.outbox.enqueue(session=s, person=person, messages=[OutMessage(sent, [], meta)])
-        logger.warning("staff %s replied in hand-off %s (%s, %s)", staff, handoff_id, language, status)
+            self.audit.record(
+                actor or Actor.staff(staff),
+                "handoff.reply",
+                person=person.id,
+                target=f"handoff:{handoff_id}",
+                details={"language": language, "translation": status},
+                session=s,
+            )
+        logger.info("staff %s replied in hand-off %s (%s, %s)", staff, handoff_id, language, status)
         return Reply(sent, language, status, back)

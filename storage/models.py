@@ -306,4 +306,9 @@ class Translation(SQLModel, table=True):
 
 # Feature tables live in their own modules; importing them here registers them on the metadata, so
 # Alembic and every process see one schema.
-from storage import models_booking, models_staff, models_translation  # noqa: E402, F401
+from storage import (  # noqa: E402, F401
+    models_audit,
+    models_booking,
+    models_staff,
+    models_translation,
+)

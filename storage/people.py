@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from sqlmodel import Session, select
@@ -13,6 +14,14 @@ from storage.models import Consent, Person
 def new_person_id() -> str:
     """A random pseudonym; it is not derived from the Telegram id, so it reveals nothing."""
     return secrets.token_hex(12)
+
+
+_PSEUDONYM = re.compile(r"[0-9a-f]{24}")
+
+
+def is_pseudonym(value: str) -> bool:
+    """Whether ``value`` has the form of a pseudonym (and so is not a chat id or a name)."""
+    return _PSEUDONYM.fullmatch(value) is not None
 
 
 def find_person(*, session: Session, channel: str, external_id: str) -> Person | None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from rendering.renderer import Renderer
+from services.audit import Audit
 from services.handoff import HandoffDesk
 from services.outbox import Outbox
 from storage import outbox as outbox_rows
@@ -129,7 +130,9 @@ def test_a_case_managers_reply_reaches_the_person_on_telegram(
         assert req.id is not None
         handoff_id = req.id
     reply = "Hello, this is Anna from case management. I will call you tomorrow."
-    desk = HandoffDesk(stack_db, NullTranslator(), texts, Outbox(stack_db, {}))  # as the CLI does
+    desk = HandoffDesk(  # as the CLI does
+        stack_db, NullTranslator(), texts, Outbox(stack_db, {}), Audit(stack_db)
+    )
     desk.reply(handoff_id, staff="a.schmidt", text=reply, written_in="en")
     # The app's outbox job sends it within seconds, once, and marks it delivered.
     assert tg.wait_sent(chat, 6)[-1]["text"] == reply

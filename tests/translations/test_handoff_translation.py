@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from rendering.renderer import Renderer
+from services.audit import Audit
 from services.handoff import HandoffDesk
 from services.outbox import Outbox
 from storage import conversations, people
@@ -37,7 +38,7 @@ def test_reply_is_translated_and_marked(content_db: Engine, installed_dir: Path)
     translator = build_translator(content_db, dirs=[installed_dir])
     renderer = Renderer(content_db, translator, {})
     handoff_id, person_id = _handoff(content_db, "ar", "موعد")
-    desk = HandoffDesk(content_db, translator, renderer, Outbox(content_db, {}))
+    desk = HandoffDesk(content_db, translator, renderer, Outbox(content_db, {}), Audit(content_db))
     sent = desk.reply(handoff_id, staff="k.mueller", text="Das Kind hat heute einen Termin.")
     # de→en→ar through the tiny real models (they translate a few words, word by word).
     assert sent.translation == "machine" and sent.language == "ar"
@@ -56,7 +57,11 @@ def test_the_persons_messages_are_shown_in_german_where_a_model_exists(
     # The tiny set has no X→de model, so German stays empty; the original is always there.
     handoff_id, _ = _handoff(content_db, "uk", "дитина")
     desk = HandoffDesk(
-        content_db, translator, Renderer(content_db, translator, {}), Outbox(content_db, {})
+        content_db,
+        translator,
+        Renderer(content_db, translator, {}),
+        Outbox(content_db, {}),
+        Audit(content_db),
     )
     conv = desk.conversation(handoff_id, staff="k.mueller")
     assert [(line.text, line.german) for line in conv.lines] == [("дитина", None)]

@@ -9,6 +9,7 @@ from cli.main import main
 from rendering.messages import OutMessage
 from rendering.renderer import Renderer
 from services import handoff as handoff_desk
+from services.audit import Audit
 from services.handoff import HandoffDesk
 from services.outbox import Outbox
 from storage import conversations, people
@@ -21,7 +22,9 @@ from translations.engine import NullTranslator
 
 def desk(engine: Engine) -> HandoffDesk:
     """The desk as the web chat has it: no push channel, the web chat fetches its messages."""
-    return HandoffDesk(engine, NullTranslator(), Renderer(engine, None, {}), Outbox(engine, {}))
+    return HandoffDesk(
+        engine, NullTranslator(), Renderer(engine, None, {}), Outbox(engine, {}), Audit(engine)
+    )
 
 
 @pytest.fixture
@@ -112,7 +115,7 @@ async def test_a_refused_reply_is_marked_and_shown_in_the_conversation(seeded: E
         s.add(person)
     sender = RefusingSender()
     outbox = Outbox(seeded, {"telegram": sender})
-    reply_desk = HandoffDesk(seeded, NullTranslator(), Renderer(seeded, None, {}), outbox)
+    reply_desk = HandoffDesk(seeded, NullTranslator(), Renderer(seeded, None, {}), outbox, Audit(seeded))
     reply_desk.reply(handoff_id, staff="x", text="Hallo")
     report = await outbox.deliver()
     assert (report.failed, sender.tries) == (1, 1)
