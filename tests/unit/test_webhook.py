@@ -94,6 +94,7 @@ async def test_an_update_is_answered_at_once_and_handled_once(runtime: Runtime, 
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            telegram.open_chat(7002)  # the person started the bot
             body = json.dumps(update(42, 7002, "hallo"))
             first = await c.post("/telegram/webhook", content=body, headers=headers)
             assert first.status_code == 200
