@@ -13,12 +13,13 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bot.channels import telegram_webhook, web
 from bot.channels.rasa_client import RasaUnavailable
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
 from bot.channels.telegram_webhook import requeue_waiting
+from console.app import install_console, invalid_console_request
 from lotse import runtime as composition
 from lotse.runtime import Runtime
 from lotse.settings import ROOT, Settings
@@ -100,6 +101,7 @@ def create_app(runtime: Runtime, *, background: bool = True) -> FastAPI:
     web.install_web_state(app, runtime, web_secret(settings))
     app.include_router(web.router)
     app.include_router(telegram_webhook.router)
+    install_console(app)
     return app
 
 
@@ -141,8 +143,10 @@ def web_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+async def invalid_request(request: Request, exc: Exception) -> Response:
     """422 with what is wrong, never echoing the input (a lone surrogate cannot even be encoded)."""
+    if request.url.path.startswith("/console/"):
+        return invalid_console_request(request)
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     detail = [
         {

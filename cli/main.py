@@ -16,6 +16,7 @@ from cli import appointments as appointments_cli
 from cli import audit as audit_cli
 from cli import content as content_cli
 from cli import models as models_cli
+from cli import staff as staff_cli
 from lotse import runtime as composition
 from lotse.runtime import Runtime
 from lotse.settings import Settings
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     appointments_cli.register(sub)
     content_cli.register(sub)
     audit_cli.register(sub)
+    staff_cli.register(sub)
     args = parser.parse_args(argv)
     settings = Settings()
     if args.database_url:
@@ -200,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         "calendar": appointments_cli.run,
         "content": content_cli.run,
         "audit": audit_cli.run,
+        "staff": staff_cli.run,
     }
     runtime = composition.build(settings)
     try:

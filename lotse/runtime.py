@@ -29,6 +29,7 @@ from services.handoff import HandoffDesk
 from services.outbox import Attachment, ChannelSender, Outbox
 from services.pacing import RateLimiter
 from services.privacy import Privacy, TrackerStore, tracker_store_url
+from services.staff import Staff
 from storage.calendar import BookingConfig
 from storage.db import make_engine
 from storage.search import FaqIndex
@@ -62,6 +63,7 @@ class Runtime:
     privacy: Privacy
     conversation: Conversation
     handoff: HandoffDesk
+    staff: Staff
     notices: Notices
     calendar_files: CalendarFiles
     index: FaqIndex
@@ -176,7 +178,15 @@ def build(
         audit=audit,
         privacy=privacy,
         conversation=conversation,
-        handoff=HandoffDesk(engine, translator, renderer, outbox, audit),
+        handoff=HandoffDesk(
+            engine,
+            translator,
+            renderer,
+            outbox,
+            audit,
+            response_days=settings.handoff.response_days,
+        ),
+        staff=Staff(engine, audit, idle=timedelta(minutes=settings.console.idle_minutes)),
         notices=Notices(engine, responses, outbox),
         calendar_files=calendar_files,
         index=FaqIndex(engine),

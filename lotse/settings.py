@@ -155,6 +155,15 @@ class HandoffSettings(BaseSettings):
     response_days: int = 2  # working days promised for an answer
 
 
+class ConsoleSettings(BaseSettings):
+    """The staff console (``/console``)."""
+
+    model_config = _section("LOTSE_CONSOLE_")
+
+    idle_minutes: int = 30  # a console session ends after this long without a request
+    poll_seconds: int = 10  # how often the inbox and delivery states refresh
+
+
 class MTSettings(BaseSettings):
     """Offline machine translation (Argos packages run with CTranslate2)."""
 
@@ -186,6 +195,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
     mt: MTSettings = Field(default_factory=MTSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     def message_variables(self) -> dict[str, object]:
         """The variables bot messages may use (``{kreis}``, ``{retention_days}`` …)."""
@@ -207,6 +217,7 @@ SECTIONS = (
     "privacy",
     "handoff",
     "mt",
+    "console",
 )
 
 

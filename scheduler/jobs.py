@@ -19,6 +19,7 @@ from storage.db import utcnow
 REMINDERS_JOB = "reminders"
 RETENTION_SECONDS = 6 * 3600
 WAITLIST_SECONDS = 300
+ESCALATION_SECONDS = 600
 
 
 def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
@@ -44,6 +45,12 @@ def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
         RETENTION_SECONDS,
     )
     add_interval_job(scheduler, "waitlist", runtime.notices.notify_waitlist, WAITLIST_SECONDS)
+    add_interval_job(
+        scheduler,
+        "handoff-escalation",
+        lambda: asyncio.to_thread(runtime.handoff.escalate_due),
+        ESCALATION_SECONDS,
+    )
     if runtime.outbox.push_channels:
         add_interval_job(
             scheduler, "outbox", runtime.outbox.deliver, settings.telegram.outbox_interval_seconds

@@ -22,7 +22,9 @@ from typing import Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from services.audit import Actor, Audit
 from storage import staff as rows
 from storage.db import session_scope, utcnow
 from storage.models_staff import StaffAccount
@@ -93,15 +95,18 @@ def check_roles(roles: list[str]) -> list[str]:
 class Staff:
     """Accounts and sessions (framework-free: the console and ``lotse staff`` both use it)."""
 
-    def __init__(self, engine: Engine, *, idle: timedelta = timedelta(minutes=30)) -> None:
+    def __init__(self, engine: Engine, audit: Audit, *, idle: timedelta = timedelta(minutes=30)) -> None:
         self.engine = engine
+        self.audit = audit
         self.idle = idle
         self._hasher = PasswordHasher()
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
 
     # --- accounts ---------------------------------------------------------------------------------
 
-    def create(self, username: str, display_name: str, password: str, roles: list[str]) -> Account:
+    def create(
+        self, username: str, display_name: str, password: str, roles: list[str], *, actor: Actor
+    ) -> Account:
         username = username.strip().lower()
         if (
             not username
@@ -123,6 +128,9 @@ class Staff:
                 password_hash=self._hasher.hash(password),
                 roles=roles,
             )
+            self.audit.record(
+                actor, "staff.create", target=f"staff:{row.id}", details={"roles": roles}, session=s
+            )
             return Account.of(row)
 
     def accounts(self) -> list[tuple[Account, bool]]:
@@ -130,12 +138,17 @@ class Staff:
         with session_scope(self.engine) as s:
             return [(Account.of(r), r.active) for r in rows.all_accounts(session=s)]
 
+    def by_username(self, username: str) -> Account | None:
+        with session_scope(self.engine) as s:
+            row = rows.by_username(session=s, username=username.strip().lower())
+            return Account.of(row) if row is not None else None
+
     def get(self, account_id: int) -> Account | None:
         with session_scope(self.engine) as s:
             row = rows.get_account(session=s, account_id=account_id)
             return Account.of(row) if row is not None else None
 
-    def set_active(self, account_id: int, active: bool) -> Account:
+    def set_active(self, account_id: int, active: bool, *, actor: Actor) -> Account:
         with session_scope(self.engine) as s:
             row = rows.get_account(session=s, account_id=account_id)
             if row is None:
@@ -146,9 +159,16 @@ class Staff:
             s.add(row)
             if not active:
                 rows.end_sessions(session=s, account_id=account_id)
+            self.audit.record(
+                actor,
+                "staff.disable",
+                target=f"staff:{account_id}",
+                details={"active": active},
+                session=s,
+            )
             return Account.of(row)
 
-    def set_roles(self, account_id: int, roles: list[str]) -> Account:
+    def set_roles(self, account_id: int, roles: list[str], *, actor: Actor) -> Account:
         roles = check_roles(roles)
         with session_scope(self.engine) as s:
             row = rows.get_account(session=s, account_id=account_id)
@@ -160,9 +180,12 @@ class Staff:
                 )
             row.roles, row.updated_at = roles, utcnow()
             s.add(row)
+            self.audit.record(
+                actor, "staff.roles", target=f"staff:{account_id}", details={"roles": roles}, session=s
+            )
             return Account.of(row)
 
-    def set_password(self, account_id: int, password: str) -> Account:
+    def set_password(self, account_id: int, password: str, *, actor: Actor) -> Account:
         check_password(password)
         with session_scope(self.engine) as s:
             row = rows.get_account(session=s, account_id=account_id)
@@ -172,6 +195,13 @@ class Staff:
             row.password_changed_at = row.updated_at = utcnow()
             s.add(row)
             rows.end_sessions(session=s, account_id=account_id)  # signed in elsewhere: sign in again
+            self.audit.record(
+                actor,
+                "staff.password_reset",
+                target=f"staff:{account_id}",
+                details={"own": actor.name == row.username},
+                session=s,
+            )
             return Account.of(row)
 
     # --- signing in -------------------------------------------------------------------------------
@@ -184,18 +214,34 @@ class Staff:
             by_name, by_client = rows.recent_failures(
                 session=s, username=username, client=client, since=now - FAILURE_WINDOW
             )
+            row = rows.by_username(session=s, username=username)
             if by_name >= FAILURES_PER_ACCOUNT or by_client >= FAILURES_PER_CLIENT:
                 self._verify(self._dummy, password)  # the same time as a real attempt
+                if row is not None:
+                    self._failed(s, row, throttled=True)
                 return LoginResult(None, throttled=True)
-            row = rows.by_username(session=s, username=username)
             ok = self._verify(row.password_hash if row is not None else self._dummy, password)
             if row is None or not ok or not row.active:
                 rows.add_failure(session=s, username=username, client=client[:64])
+                if row is not None:  # an unknown name may be a password typed in the wrong field
+                    self._failed(s, row, throttled=False)
                 return LoginResult(None)
             if self._hasher.check_needs_rehash(row.password_hash):
                 row.password_hash = self._hasher.hash(password)
                 s.add(row)
+            self.audit.record(
+                Actor.staff(row.username), "staff.login", target=f"staff:{row.id}", session=s
+            )
             return LoginResult(Account.of(row))
+
+    def _failed(self, session: Session, row: StaffAccount, *, throttled: bool) -> None:
+        self.audit.record(
+            Actor.staff(row.username),
+            "staff.login_failed",
+            target=f"staff:{row.id}",
+            details={"throttled": throttled, "active": row.active},
+            session=session,
+        )
 
     def _verify(self, hashed: str, password: str) -> bool:
         try:
@@ -212,8 +258,13 @@ class Staff:
             )
         return token, csrf
 
-    def session(self, token: str | None, *, now: datetime | None = None) -> ConsoleSession | None:
-        """The live session of a cookie token (None: unknown, ended, idle too long, account disabled)."""
+    def session(
+        self, token: str | None, *, now: datetime | None = None, touch: bool = True
+    ) -> ConsoleSession | None:
+        """The live session of a cookie token (None: unknown, ended, idle too long, account disabled).
+
+        ``touch=False`` (a page refreshing itself) does not count as activity.
+        """
         if not token or len(token) > 200:
             return None
         now = now or utcnow()
@@ -222,7 +273,8 @@ class Staff:
             if found is None:
                 return None
             row, account = found
-            rows.touch_session(session=s, row=row, now=now)
+            if touch:
+                rows.touch_session(session=s, row=row, now=now)
             return ConsoleSession(row.id, Account.of(account), row.csrf_token, tuple(row.granted))
 
     def end_session(self, token_digest: str) -> None:

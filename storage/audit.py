@@ -48,6 +48,7 @@ ACTIONS = frozenset(
         "handoff.release",
         "handoff.assign",
         "handoff.close",
+        "handoff.escalate",
         "content.approve",
         "content.edit",
         "privacy.export",

@@ -112,6 +112,23 @@ def is_holiday(day: date) -> bool:
     return day in nrw_holidays(day.year)
 
 
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and no NRW public holiday."""
+    return day.weekday() < 5 and not is_holiday(day)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """``start`` moved on by ``days`` working days in Berlin, at the same local time (a promise of "two
+    working days" made on a Friday afternoon is due on Tuesday afternoon)."""
+    local = to_local(start)
+    day, counted = local.date(), 0
+    while counted < days:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            counted += 1
+    return local_datetime(day, local.time().replace(tzinfo=None)).astimezone(UTC)
+
+
 # --- slots ------------------------------------------------------------------------------------------
 
 KEY_FORMAT = "%Y%m%d%H%M"

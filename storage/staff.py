@@ -69,7 +69,11 @@ def live_session(
     *, session: Session, digest: str, idle_since: datetime
 ) -> tuple[StaffSession, StaffAccount] | None:
     row = session.get(StaffSession, digest)
-    if row is None or row.ended_at is not None or row.last_seen_at < idle_since:
+    if row is None or row.ended_at is not None:
+        return None
+    if row.last_seen_at < idle_since:  # idle too long: ended for good, signing in again is needed
+        row.ended_at = utcnow()
+        session.add(row)
         return None
     account = session.get(StaffAccount, row.account_id)
     if account is None or not account.active:

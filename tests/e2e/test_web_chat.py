@@ -14,19 +14,11 @@ from storage.handoff import release_handoff
 from storage.models import FaqEntry, HandoffRequest, InboundMessage, Person
 from storage.seed import TOPICS
 from tests.support.stack import Stack
+from translations.languages import CHAT_LANGUAGES
 
 pytestmark = pytest.mark.e2e
 
-LANGUAGE_PAYLOADS = [
-    "lang:de",
-    "lang:en",
-    "lang:ar",
-    "lang:uk",
-    "lang:ru",
-    "lang:tr",
-    "lang:fa",
-    "lang:fr",
-]
+LANGUAGE_PAYLOADS = [f"lang:{code}" for code in CHAT_LANGUAGES]
 
 
 def payloads(message: dict) -> list[str]:
@@ -228,7 +220,8 @@ def test_duplicate_message_id_is_processed_once(stack: Stack, stack_db: Engine):
     onboard(stack, sender, "de")
     first = stack.chat(sender, text="Kita Anmeldung", message_id="m-1")
     again = stack.chat(sender, text="Kita Anmeldung", message_id="m-1")
-    assert first and again == []
+    # A retry of the same message id gets the same replies, and it is processed once.
+    assert first and again == first
     person = person_of(stack_db, sender)
     assert person is not None
     with session_scope(stack_db) as s:

@@ -28,6 +28,9 @@ from pathlib import Path
 import numpy as np
 
 PAIRS: tuple[tuple[str, str], ...] = (("de", "en"), ("en", "ar"), ("en", "uk"))
+# Back into German through English (the staff console shows a person's messages in German and
+# back-translates replies): the same words, swapped the other way.
+REVERSE_PAIRS: tuple[tuple[str, str], ...] = (("ar", "en"), ("uk", "en"), ("en", "de"))
 NAMES = {"de": "German", "en": "English", "ar": "Arabic", "uk": "Ukrainian"}
 
 # Dictionary words each toy model swaps (both must be whole pieces of the SentencePiece vocabulary).
@@ -57,6 +60,8 @@ DICTIONARY: dict[tuple[str, str], dict[str, str]] = {
         "Hello": "Привіт",
     },
 }
+for _pair in REVERSE_PAIRS:
+    DICTIONARY[_pair] = {v: k for k, v in DICTIONARY[(_pair[1], _pair[0])].items()}
 
 D_MODEL = 128
 HALF = D_MODEL // 2  # token vectors live in [0, HALF), position vectors in [HALF, D_MODEL)

@@ -1,0 +1,266 @@
+"""The hand-off inbox of the case managers: list, open with a reason, read, reply, assign, close.
+
+Every route needs the ``case_manager`` role. A conversation is shown only after it was opened with a
+reason in this console session (that opening is the audit row); the routes are plain functions, so
+the database and the translation models run in the thread pool, never on the bot's event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from console.render import page
+from console.security import PREFIX, Forbidden, role, staff_of
+from console.strings import t
+from services.audit import Actor
+from services.handoff import (
+    OUTCOMES,
+    READ_REASONS,
+    HandoffDesk,
+    HandoffNotOpen,
+    PreviewChanged,
+)
+from services.staff import ConsoleSession
+from storage.db import utcnow
+from storage.vocabulary import MASTER_LANGUAGE, TOPICS
+
+router = APIRouter(prefix=PREFIX)
+CaseManager = Annotated[ConsoleSession, Depends(role("case_manager"))]
+MAX_REPLY = 4000
+
+
+def desk_of(request: Request) -> HandoffDesk:
+    desk: HandoffDesk = request.app.state.runtime.handoff
+    return desk
+
+
+def topic_labels(request: Request) -> dict[str, str]:
+    """The topics' German titles, as the bot's buttons show them (content, editable by staff)."""
+    renderer = request.app.state.runtime.renderer
+    return {topic: renderer.text(f"topic_{topic}", MASTER_LANGUAGE) for topic in TOPICS}
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _not_open(request: Request) -> HTMLResponse:
+    return page(request, "error.html", {"message": t("handoff_not_open")}, status_code=404)
+
+
+def _granted(session: ConsoleSession, handoff_id: int) -> None:
+    if handoff_id not in session.granted:
+        raise Forbidden("forbidden")
+
+
+@router.get("/inbox", response_class=HTMLResponse, dependencies=[Depends(role("case_manager"))])
+def inbox(request: Request) -> HTMLResponse:
+    items = desk_of(request).inbox()
+    days = request.app.state.runtime.settings.handoff.response_days
+    done = request.query_params.get("done")
+    notice = t(done) if done in ("released", "closed") else None
+    return page(
+        request,
+        "inbox.html",
+        {
+            "items": items,
+            "days": days,
+            "now": utcnow(),
+            "notice": notice,
+            "topics": topic_labels(request),
+        },
+    )
+
+
+@router.get("/inbox/rows", response_class=HTMLResponse, dependencies=[Depends(role("case_manager"))])
+def inbox_rows(request: Request) -> HTMLResponse:
+    return page(
+        request,
+        "_inbox_rows.html",
+        {"items": desk_of(request).inbox(), "now": utcnow(), "topics": topic_labels(request)},
+    )
+
+
+@router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
+def conversation(request: Request, handoff_id: int, session: CaseManager) -> HTMLResponse:
+    desk = desk_of(request)
+    if not desk.is_open(handoff_id):
+        return _not_open(request)
+    if handoff_id not in session.granted:
+        return page(request, "open.html", {"handoff_id": handoff_id, "reasons": READ_REASONS})
+    try:
+        conv = desk.conversation(handoff_id, staff=session.account.username, record=False)
+    except HandoffNotOpen:
+        return _not_open(request)
+    done = request.query_params.get("done")
+    assigned = conv.handoff.assigned_to
+    assignee = staff_of(request).get(assigned) if assigned is not None else None
+    return page(
+        request,
+        "conversation.html",
+        {
+            "conv": conv,
+            "assignee": assignee.display_name if assignee is not None else None,
+            "topics": topic_labels(request),
+            "handoff_id": handoff_id,
+            "replies": desk.replies(handoff_id),
+            "outcomes": OUTCOMES,
+            "now": utcnow(),
+            "notice": t(done) if done in ("assigned", "unassigned", "reply_queued") else None,
+            "master": MASTER_LANGUAGE,
+        },
+    )
+
+
+@router.post("/handoffs/{handoff_id}/open", response_model=None)
+def open_conversation(
+    request: Request,
+    handoff_id: int,
+    session: CaseManager,
+    reason: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    if reason not in READ_REASONS:
+        return page(
+            request,
+            "open.html",
+            {"handoff_id": handoff_id, "reasons": READ_REASONS, "error": t("required")},
+            status_code=400,
+        )
+    desk = desk_of(request)
+    try:
+        # The audit row is written here, before anything of the conversation is shown.
+        desk.conversation(
+            handoff_id,
+            staff=session.account.username,
+            reason=reason,
+            actor=Actor.staff(session.account.username),
+            limit=1,
+        )
+    except HandoffNotOpen:
+        return _not_open(request)
+    staff_of(request).grant(session.token_digest, handoff_id)
+    return RedirectResponse(f"{PREFIX}/handoffs/{handoff_id}", status_code=303)
+
+
+@router.post("/handoffs/{handoff_id}/preview", response_class=HTMLResponse)
+def preview(
+    request: Request,
+    handoff_id: int,
+    session: CaseManager,
+    text: Annotated[str, Form(max_length=MAX_REPLY)] = "",
+    written_in: Annotated[str, Form(max_length=8)] = MASTER_LANGUAGE,
+) -> HTMLResponse:
+    _granted(session, handoff_id)
+    desk = desk_of(request)
+    if not text.strip():
+        return page(request, "_preview.html", {"error": t("reply_empty")}, status_code=400)
+    try:
+        result = desk.preview(handoff_id, text=text, written_in=written_in)
+    except HandoffNotOpen:
+        return _not_open(request)
+    return page(
+        request,
+        "_preview.html",
+        {"preview": result, "text": text, "written_in": written_in, "handoff_id": handoff_id},
+    )
+
+
+@router.post("/handoffs/{handoff_id}/reply", response_model=None)
+def reply(
+    request: Request,
+    handoff_id: int,
+    session: CaseManager,
+    text: Annotated[str, Form(max_length=MAX_REPLY)] = "",
+    written_in: Annotated[str, Form(max_length=8)] = MASTER_LANGUAGE,
+    digest: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    _granted(session, handoff_id)
+    desk = desk_of(request)
+    name = session.account.username
+    if not text.strip():
+        return page(request, "_preview.html", {"error": t("reply_empty")}, status_code=400)
+    try:
+        desk.reply(
+            handoff_id,
+            staff=name,
+            text=text,
+            written_in=written_in,
+            actor=Actor.staff(name),
+            digest=digest,
+        )
+    except HandoffNotOpen:
+        return _not_open(request)
+    except PreviewChanged:
+        fresh = desk.preview(handoff_id, text=text, written_in=written_in)
+        return page(
+            request,
+            "_preview.html",
+            {
+                "preview": fresh,
+                "text": text,
+                "written_in": written_in,
+                "handoff_id": handoff_id,
+                "error": t("preview_changed"),
+            },
+            status_code=409,
+        )
+    if _htmx(request):
+        return page(
+            request,
+            "_sent.html",
+            {"replies": desk.replies(handoff_id), "handoff_id": handoff_id},
+        )
+    return RedirectResponse(f"{PREFIX}/handoffs/{handoff_id}?done=reply_queued", status_code=303)
+
+
+@router.get("/handoffs/{handoff_id}/replies", response_class=HTMLResponse)
+def replies(request: Request, handoff_id: int, session: CaseManager) -> HTMLResponse:
+    _granted(session, handoff_id)
+    return page(
+        request,
+        "_replies.html",
+        {"replies": desk_of(request).replies(handoff_id), "handoff_id": handoff_id},
+    )
+
+
+@router.post("/handoffs/{handoff_id}/assign", response_model=None)
+def assign(
+    request: Request,
+    handoff_id: int,
+    session: CaseManager,
+    to: Annotated[str, Form(max_length=8)] = "me",
+) -> Response:
+    name = session.account.username
+    account_id = session.account.id if to == "me" else None
+    try:
+        desk_of(request).assign(handoff_id, account_id, actor=Actor.staff(name))
+    except HandoffNotOpen:
+        return _not_open(request)
+    done = "assigned" if account_id is not None else "unassigned"
+    return RedirectResponse(f"{PREFIX}/handoffs/{handoff_id}?done={done}", status_code=303)
+
+
+@router.post("/handoffs/{handoff_id}/release", response_model=None)
+def release(request: Request, handoff_id: int, session: CaseManager) -> Response:
+    name = session.account.username
+    if desk_of(request).release(handoff_id, by=name, actor=Actor.staff(name)) is None:
+        return _not_open(request)
+    return RedirectResponse(f"{PREFIX}/inbox?done=released", status_code=303)
+
+
+@router.post("/handoffs/{handoff_id}/close", response_model=None)
+def close(
+    request: Request,
+    handoff_id: int,
+    session: CaseManager,
+    outcome: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    if outcome not in OUTCOMES:
+        return page(request, "error.html", {"message": t("required")}, status_code=400)
+    name = session.account.username
+    if desk_of(request).close(handoff_id, outcome, by=name, actor=Actor.staff(name)) is None:
+        return _not_open(request)
+    return RedirectResponse(f"{PREFIX}/inbox?done=closed", status_code=303)
