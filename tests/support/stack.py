@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ class Stack:
     specs: dict[str, ProcessSpec] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     browsers: dict[str, httpx.Client] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. ARGOS_PACKAGES_DIR for the app
 
     @property
     def rasa_url(self) -> str:
@@ -59,6 +60,7 @@ class Stack:
             raise RuntimeError(f"no trained Rasa model at {MODEL}: run 'make setup' first")
         self.telegram.start()
         for spec in process_specs(self.settings, MODEL):
+            spec = replace(spec, env={**spec.env, **self.extra_env})
             self.specs[spec.name] = spec
             self.procs[spec.name] = start(spec, self.workdir / "logs")
         self.wait_ready(timeout)
@@ -105,6 +107,9 @@ class Stack:
         return f"--- {name} ---\n" + "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
+        for client in self.browsers.values():
+            client.close()
+        self.browsers.clear()
         stop(self.procs)
         self.telegram.stop()
 
@@ -127,8 +132,17 @@ class Stack:
         return list(resp.json()["messages"])
 
 
-def make_stack(workdir: Path) -> Stack:
-    database_url = f"sqlite:///{workdir / 'lotse.db'}"
+def make_stack(
+    workdir: Path,
+    *,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    outbox_interval_seconds: float = 3.0,
+    **sections: Any,
+) -> Stack:
+    """A stack on a fresh seeded database (SQLite in ``workdir`` unless ``database_url``); ``sections``
+    override settings sections (e.g. ``console=ConsoleSettings(poll_seconds=1)``)."""
+    database_url = database_url or f"sqlite:///{workdir / 'lotse.db'}"
     upgrade(database_url)
     engine = make_engine(database_url)
     with session_scope(engine) as session:
@@ -141,6 +155,7 @@ def make_stack(workdir: Path) -> Stack:
             bot_token=telegram.token,
             base_url=telegram.base_url,
             base_file_url=telegram.base_file_url,
+            outbox_interval_seconds=outbox_interval_seconds,
         ),
         web=WebSettings(port=free_port(), internal_port=free_port()),
         rasa=RasaSettings(
@@ -150,6 +165,7 @@ def make_stack(workdir: Path) -> Stack:
             tracker_db=workdir / "rasa-tracker.db",
         ),
         conversation=ConversationSettings(retry_interval_seconds=1.0),
+        **sections,
     )
     settings = with_internal_token(settings)
-    return Stack(settings=settings, telegram=telegram, workdir=workdir)
+    return Stack(settings=settings, telegram=telegram, workdir=workdir, extra_env=extra_env or {})
