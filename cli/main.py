@@ -114,6 +114,25 @@ def cmd_handoff(args: argparse.Namespace, runtime: Runtime) -> int:
     return 0
 
 
+def cmd_privacy(args: argparse.Namespace, runtime: Runtime) -> int:
+    privacy = runtime.privacy
+    if args.action == "erasures":
+        pending = privacy.incomplete_erasures()
+        if not pending:
+            print("every erasure is complete")
+        for e in pending:
+            print(f"{e['id']}\t{e['pseudonym'][:8]}\tnot yet erased from: {', '.join(e['failed'])}")
+        return 1 if pending else 0
+    if args.action == "retry":
+        done = privacy.retry_erasures()
+        left = len(privacy.incomplete_erasures())
+        print(f"{done} erasures completed, {left} still incomplete")
+        return 1 if left else 0
+    report = privacy.purge_expired()
+    print(", ".join(f"{k}: {v}" for k, v in report.items()))
+    return 0
+
+
 def cmd_nlu(_: argparse.Namespace, settings: Settings) -> int:
     rasa = settings.rasa
     try:
@@ -169,6 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     reply.add_argument(
         "--written-in", default="de", help="language of TEXT (default de; their language: sent as is)"
     )
+    priv = sub.add_parser("privacy", help="erasures and retention")
+    priv_sub = priv.add_subparsers(dest="action", required=True)
+    priv_sub.add_parser("erasures", help="erasures that did not reach every store yet")
+    priv_sub.add_parser("retry", help="retry the stores that failed in earlier erasures now")
+    priv_sub.add_parser("purge", help="apply the retention period to every store now")
     nlu = sub.add_parser("nlu", help="language understanding")
     nlu.add_argument(
         "action",
@@ -197,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     # Everything else works on the runtime: one composition root for the app and the command line.
     with_runtime: dict[str, Callable[[argparse.Namespace, Runtime], int]] = {
         "handoff": cmd_handoff,
+        "privacy": cmd_privacy,
         "models": models_cli.run,
         "appointments": appointments_cli.run,
         "calendar": appointments_cli.run,

@@ -196,3 +196,10 @@ def escalations(request: Request) -> HTMLResponse:
         "escalations.html",
         {"items": desk.escalations(), "days": days, "now": utcnow()},
     )
+
+
+@router.get("/erasures", response_class=HTMLResponse, dependencies=[Depends(role("admin"))])
+def erasures(request: Request) -> HTMLResponse:
+    """Erasures a store has not confirmed yet (the retention job retries them)."""
+    privacy = request.app.state.runtime.privacy
+    return page(request, "erasures.html", {"pending": privacy.incomplete_erasures()})

@@ -19,6 +19,7 @@ DE: dict[str, str] = {
     "nav_accounts": "Konten",
     "nav_audit": "Protokoll",
     "nav_escalations": "Überfällig",
+    "nav_erasures": "Löschungen",
     "nav_password": "Mein Passwort",
     "logout": "Abmelden",
     "signed_in_as": "Angemeldet als {name}",
@@ -212,6 +213,18 @@ DE: dict[str, str] = {
         "dass jemand antwortet."
     ),
     "escalations_empty": "Keine überfälligen Übergaben.",
+    # erasures
+    "erasures_title": "Unvollständige Löschungen",
+    "erasures_intro": (
+        "Eine Person hat mit /delete die Löschung verlangt, aber ein Speicher hat sie noch nicht "
+        "bestätigt. Die Person wurde darüber informiert. Der Löschauftrag wird alle sechs Stunden "
+        "wiederholt; bleibt er offen, prüfen Sie bitte den genannten Speicher."
+    ),
+    "erasures_empty": "Alle Löschungen sind vollständig.",
+    "col_erasure": "Auftrag",
+    "col_pseudonym": "Pseudonym",
+    "col_failed": "Noch nicht gelöscht in",
+    "store_conversation_engine": "Gesprächsverlauf von Rasa (Tracker)",
     # form bits
     "required": "Pflichtfeld",
     "saved": "Gespeichert.",

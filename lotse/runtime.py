@@ -149,6 +149,7 @@ def build(
         engine,
         tracker=TrackerStore(tracker_store_url(settings.rasa.endpoints_file, env)),
         retention_days=settings.privacy.retention_days,
+        audit=audit,
     )
 
     def attachments(person_id: str, message: OutMessage) -> list[Attachment]:

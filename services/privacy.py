@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from rendering.messages import OutMessage
+from services.audit import SYSTEM, Audit
 from services.outbox import Attachment
 from storage import privacy_rows
 from storage.appointments import export_of
@@ -153,10 +154,18 @@ def _json_default(value: Any) -> Any:
 class Privacy:
     """Export, erasure and retention for one deployment's stores."""
 
-    def __init__(self, engine: Engine, *, tracker: TrackerStore, retention_days: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        tracker: TrackerStore,
+        retention_days: int,
+        audit: Audit | None = None,
+    ) -> None:
         self.engine = engine
         self.tracker = tracker
         self.retention_days = retention_days
+        self.audit = audit or Audit(engine)
 
     # --- export --------------------------------------------------------------------------------
 
@@ -173,10 +182,17 @@ class Privacy:
         return data
 
     def export_json(self, person_id: str) -> bytes:
-        """The export as a UTF-8 JSON document."""
-        return json.dumps(
-            self.export(person_id), ensure_ascii=False, indent=2, default=_json_default
-        ).encode("utf-8")
+        """The export as a UTF-8 JSON document (each one recorded in the audit trail)."""
+        document = self.export(person_id)
+        if document:
+            self.audit.record(
+                SYSTEM,
+                "privacy.export",
+                person=person_id,
+                reason="person_request",
+                details={"messages": len(document.get("messages", []))},
+            )
+        return json.dumps(document, ensure_ascii=False, indent=2, default=_json_default).encode("utf-8")
 
     def attachments(self, person_id: str, message: OutMessage) -> list[Attachment]:
         """The complete export as a file after the ``/mydata`` summary (generated now, never stored)."""
@@ -206,6 +222,15 @@ class Privacy:
                 receipt=[r.as_dict() for r in receipt.stores],
                 complete=receipt.complete,
             )
+            self.audit.record(
+                SYSTEM,
+                "privacy.erase",
+                person=person_id,
+                target=f"erasure:{request}",
+                reason="person_request",
+                details={"complete": receipt.complete, "failed": receipt.failed()},
+                session=s,
+            )
         logger.info(
             "erasure %s: %s", request, "complete" if receipt.complete else f"failed: {receipt.failed()}"
         )
@@ -221,6 +246,11 @@ class Privacy:
     async def erase(self, person_id: str) -> Receipt:
         """``erase_everywhere`` off the event loop."""
         return await asyncio.to_thread(self.erase_everywhere, person_id)
+
+    def incomplete_erasures(self) -> list[dict[str, Any]]:
+        """Erasures still waiting for a store (retried by the retention job): for staff to see."""
+        with session_scope(self.engine) as s:
+            return erasures_for_staff(s)
 
     def retry_erasures(self) -> int:
         """Retry the stores that failed in earlier erasures; returns how many requests completed."""

@@ -21,6 +21,7 @@ from storage.models import (
     TelegramUpdate,
     UnansweredQuestion,
 )
+from storage.models_audit import AuditEvent
 from storage.models_booking import Appointment, WaitlistEntry, WaitlistStatus
 from storage.models_translation import MemoryEntry
 
@@ -32,6 +33,10 @@ ERASED_WITH_PERSON = {
     "waiting_list": WaitlistEntry,
     "unanswered_questions": UnansweredQuestion,
 }
+
+
+# Who acted, as the person reads it: the kind of account, not a staff member's name.
+STAFF_KINDS = {"staff": "staff", "cli": "administrator", "system": "system"}
 
 
 def _count(session: Session, model: Any, person_id: str) -> int:
@@ -105,7 +110,17 @@ def export_person(*, session: Session, person_id: str) -> dict[str, Any]:
             }
             for h in handoffs
         ],
-        "staff_access": [],
+        "staff_access": [
+            {
+                "at": e.at,
+                "action": e.action,
+                "by": STAFF_KINDS.get(e.actor_kind, "system"),
+                "reason": e.reason,
+            }
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.person == person_id).order_by(col(AuditEvent.id))
+            ).all()
+        ],
     }
     return data
 

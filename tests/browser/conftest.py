@@ -49,7 +49,9 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API runs its own event loop while it is open, which the asyncio
+# tests after this package must not find running.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
@@ -84,7 +86,7 @@ def lotse_cli(stack: Stack, *argv: str, stdin: str | None = None) -> subprocess.
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("console-stack")
     models = build_packages(workdir / "argos-build", PAIRS + REVERSE_PAIRS)

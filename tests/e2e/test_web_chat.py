@@ -226,7 +226,15 @@ def test_duplicate_message_id_is_processed_once(stack: Stack, stack_db: Engine):
     assert person is not None
     with session_scope(stack_db) as s:
         assert (
-            len(s.exec(select(InboundMessage).where(InboundMessage.person_id == person.id)).all()) == 1
+            len(
+                s.exec(
+                    select(InboundMessage).where(
+                        InboundMessage.person_id == person.id,
+                        InboundMessage.text == "Kita Anmeldung",
+                    )
+                ).all()
+            )
+            == 1
         )
 
 

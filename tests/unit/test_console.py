@@ -481,3 +481,25 @@ def test_the_first_admin_comes_from_the_command_line(
     with session_scope(seeded) as s:
         [row] = s.exec(select(AuditEvent).where(AuditEvent.action == "staff.create")).all()
         assert row.actor.startswith("cli:")
+
+
+async def test_incomplete_erasures_are_shown_to_admins(runtime: Runtime):
+    from storage.models import ErasureRequest
+
+    with session_scope(runtime.engine) as s:
+        s.add(
+            ErasureRequest(
+                pseudonym="a" * 24,
+                status="failed",
+                receipt=[
+                    {"store": "messages", "rows": 3, "status": "ok"},
+                    {"store": "conversation_engine", "rows": 0, "status": "failed"},
+                ],
+            )
+        )
+    async with signed_in(runtime, "admin") as (admin, _):
+        page = await admin.get("/console/admin/erasures")
+        assert page.status_code == 200 and "Gesprächsverlauf von Rasa" in page.text
+        assert "aaaaaaaa" in page.text and "a" * 24 not in page.text
+    async with signed_in(runtime, "cm") as (cm, _):
+        assert (await cm.get("/console/admin/erasures")).status_code == 403

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from cli.main import main
 from lotse.runtime import Runtime
 from lotse.settings import ROOT
 from services.conversation.pipeline import Inbound
@@ -124,17 +125,26 @@ async def test_erasure_reaches_every_store_with_a_receipt(
     assert TrackerStore(tracker_url).count("someone-else") == 1
 
 
-async def test_a_failed_store_is_said_honestly_and_retried(runtime: Runtime, seeded: Engine, tmp_path):
+async def test_a_failed_store_is_said_honestly_and_retried(
+    runtime: Runtime, seeded: Engine, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("ARGOS_PACKAGES_DIR", "/nonexistent-argos-packages")
     pid = await onboard(runtime)
     broken = TrackerStore("postgresql+psycopg://nobody@127.0.0.1:9/none")
     receipt = Privacy(seeded, tracker=broken, retention_days=180).erase_everywhere(pid)
     assert not receipt.complete and receipt.failed() == ["conversation_engine"]
     with session_scope(seeded) as s:
         assert s.exec(select(Person)).all() == []  # the rest is gone at once
+    # Shown to staff: the command line and the console's administration.
+    [pending] = runtime.privacy.incomplete_erasures()
+    assert (pending["pseudonym"], pending["failed"]) == (pid, ["conversation_engine"])
+    assert main(["--database-url", runtime.settings.database_url, "privacy", "erasures"]) == 1
+    assert "not yet erased from: conversation_engine" in capsys.readouterr().out
     url = f"sqlite:///{tmp_path / 'back.db'}"
     add_events(url, pid, ["still there"])
     assert Privacy(seeded, tracker=TrackerStore(url), retention_days=180).retry_erasures() == 1
     assert TrackerStore(url).count(pid) == 0
+    assert runtime.privacy.incomplete_erasures() == []
 
 
 async def test_delete_in_the_chat_says_what_was_erased(runtime: Runtime):
@@ -155,6 +165,31 @@ async def test_the_export_is_complete_and_valid(runtime: Runtime, seeded: Engine
     assert any(a["text"] for a in document["answers"])  # the bot's answers in full, not a count
     [attachment] = runtime.privacy.attachments(pid, summary)
     assert json.loads(attachment.content)["person"]["pseudonym"] == pid
+    # Every export is an audit row, and the export says who of the staff looked (GDPR Art. 15).
+    assert len(runtime.audit.list(action="privacy.export", person=pid)) == 2
+    assert document["staff_access"] == [] or all(a["by"] for a in document["staff_access"])
+
+
+async def test_staff_access_and_erasure_are_recorded(runtime: Runtime, seeded: Engine):
+    pid = await onboard(runtime, lang="ar")
+    with session_scope(seeded) as s:
+        from storage.handoff import open_handoff
+
+        req, _ = open_handoff(session=s, person_id=pid, reason="user")
+        handoff_id = req.id
+    assert handoff_id is not None
+    runtime.handoff.conversation(handoff_id, staff="k.mueller", reason="answer_request")
+    document = json.loads(runtime.privacy.export_json(pid))
+    jsonschema.validate(document, SCHEMA)
+    [access] = [a for a in document["staff_access"] if a["action"] == "conversation.read"]
+    assert access["by"] == "staff" and access["reason"] == "answer_request"
+    assert "k.mueller" not in json.dumps(document)  # the kind of account, not a colleague's name
+    out = await runtime.conversation.handle(inbound(payload="d:y"))
+    assert [m.meta["response"] for m in out] == ["delete_done", "delete_receipt"]
+    [erased] = runtime.audit.list(action="privacy.erase", person=pid)
+    assert erased.reason == "person_request" and erased.details
+    assert erased.details["complete"] is True
+    assert runtime.audit.verify().ok  # the person is gone, the record that they were served stays
 
 
 async def test_retention_purges_every_store_by_age_and_is_idempotent(

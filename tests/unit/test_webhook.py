@@ -114,3 +114,64 @@ async def test_an_update_is_answered_at_once_and_handled_once(runtime: Runtime, 
     finally:
         await application.stop()
         await application.shutdown()
+
+
+async def _sent(telegram: FakeTelegram, chat: int, count: int) -> list[dict]:
+    for _ in range(200):
+        if len(telegram.sent(chat)) >= count:
+            break
+        await asyncio.sleep(0.05)
+    return telegram.sent(chat)
+
+
+async def test_a_late_button_answer_still_counts_and_an_edit_gets_no_second_reply(
+    runtime: Runtime, telegram: FakeTelegram
+):
+    """Issue 10 #14: answering a press is a courtesy ("query is too old" after downtime loses
+    nothing); an edited message is not a new question (the answer to the first one stands)."""
+    from tests.support import fake_telegram as ft
+
+    app = create_app(runtime, background=False)
+    application = build_application(runtime)
+    await application.initialize()
+    await application.start()
+    app.state.telegram = application
+    chat = 7003
+    telegram.open_chat(chat)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            assert (
+                await c.post("/telegram/webhook", json=update(50, chat, "/start"), headers=headers)
+            ).status_code == 200
+            [notice] = await _sent(telegram, chat, 1)
+            telegram.inject("answerCallbackQuery", ft.QUERY_TOO_OLD)
+            press = {
+                "update_id": 51,
+                "callback_query": {
+                    "id": "cb-late-51",
+                    "from": {"id": chat, "is_bot": False, "first_name": "A", "language_code": "de"},
+                    "chat_instance": str(chat),
+                    "data": "c:y:de",
+                    "message": {
+                        "message_id": notice["message_id"],
+                        "date": 1764633600,
+                        "chat": {"id": chat, "type": "private"},
+                        "text": notice["text"],
+                    },
+                },
+            }
+            assert (await c.post("/telegram/webhook", json=press, headers=headers)).status_code == 200
+            sent = await _sent(telegram, chat, 2)
+            assert len(sent) == 2 and sent[1]["text"] == runtime.renderer.text("language_prompt", "de")
+            assert "query is too old" in " ".join(telegram.refusals("answerCallbackQuery"))
+            edited = {
+                "update_id": 52,
+                "edited_message": {**update(50, chat, "/help")["message"], "edit_date": 1764633700},
+            }
+            assert (await c.post("/telegram/webhook", json=edited, headers=headers)).status_code == 200
+            await asyncio.sleep(0.5)
+            assert len(telegram.sent(chat)) == 2  # no second reply to an edit
+    finally:
+        await application.stop()
+        await application.shutdown()
