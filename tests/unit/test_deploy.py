@@ -72,3 +72,24 @@ def test_internal_endpoints_are_never_published():
         assert "ports" not in COMPOSE["services"][name], name
     text = (ROOT / "docker-compose.yml").read_text()
     assert "${LOTSE_RASA_INTERNAL_TOKEN:?" in text
+
+
+def test_the_app_erases_from_the_tracker_store_rasa_uses():
+    """The app and the action server read Rasa's endpoints file, so /delete reaches the tracker."""
+    from services.privacy import tracker_store_url
+
+    app_env = {k: str(v) for k, v in COMPOSE["services"]["app"]["environment"].items()}
+    endpoints = app_env["LOTSE_RASA_ENDPOINTS_FILE"]
+    assert endpoints == "/app/deploy/rasa-endpoints.yml"
+    env = {**app_env, "RASA_TRACKER_PASSWORD": "pw"}
+    url = tracker_store_url(ROOT / endpoints.removeprefix("/app/"), env)
+    assert url == "postgresql+psycopg://lotse:pw@db:5432/rasa"
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "${LOTSE_WEB_SECRET:?" in text and app_env["LOTSE_WEB_SECURE_COOKIES"] == "true"
+    assert "COPY . ." in (ROOT / "deploy" / "Dockerfile.app").read_text()  # deploy/ included
+
+
+def test_local_data_and_secrets_never_go_into_an_image():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in (".env", "var", ".venv", ".venv-rasa", ".git"):
+        assert path in ignored, path
