@@ -69,6 +69,24 @@ make_venv .venv "$PY_APP" "$(hash_of requirements/app.lock requirements/dev.lock
 .venv/bin/pip install -q --no-deps --no-build-isolation -e . 2>/dev/null \
   || .venv/bin/pip install -q --no-deps -e .
 
+# --- Chromium for the browser tests -----------------------------------------------------------------
+# Playwright drives Debian's chromium package (executable_path); it never downloads a browser.
+if [ -n "${LOTSE_CHROMIUM:-}" ] && [ -x "$LOTSE_CHROMIUM" ]; then
+  log "Chromium: $LOTSE_CHROMIUM"
+elif command -v chromium >/dev/null 2>&1; then
+  log "Chromium: $(command -v chromium)"
+elif command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then
+  log "installing Debian's chromium package (the browser tests drive it)"
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  command -v chromium >/dev/null 2>&1 || die "chromium was installed but is not on PATH"
+else
+  die "The browser tests need Chromium, and it is not installed.
+  On Debian/Ubuntu: 'sudo apt-get install chromium'; elsewhere install Chromium and point
+  LOTSE_CHROMIUM at its executable, then run 'make setup' again."
+fi
+
 # --- database and content -----------------------------------------------------------------------
 export PYTHONPATH=$ROOT
 log "migrating the database"
