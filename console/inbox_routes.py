@@ -21,6 +21,7 @@ from services.handoff import (
     READ_REASONS,
     HandoffDesk,
     HandoffNotOpen,
+    InboxItem,
     PreviewChanged,
 )
 from services.staff import ConsoleSession
@@ -58,7 +59,8 @@ def _granted(session: ConsoleSession, handoff_id: int) -> None:
 
 @router.get("/inbox", response_class=HTMLResponse, dependencies=[Depends(role("case_manager"))])
 def inbox(request: Request) -> HTMLResponse:
-    items = desk_of(request).inbox()
+    view = _view(request)
+    items = _filtered(request, view)
     days = request.app.state.runtime.settings.handoff.response_days
     done = request.query_params.get("done")
     notice = t(done) if done in ("released", "closed") else None
@@ -71,17 +73,46 @@ def inbox(request: Request) -> HTMLResponse:
             "now": utcnow(),
             "notice": notice,
             "topics": topic_labels(request),
+            "view": view,
+            "views": VIEWS,
         },
     )
 
 
 @router.get("/inbox/rows", response_class=HTMLResponse, dependencies=[Depends(role("case_manager"))])
 def inbox_rows(request: Request) -> HTMLResponse:
+    view = _view(request)
     return page(
         request,
         "_inbox_rows.html",
-        {"items": desk_of(request).inbox(), "now": utcnow(), "topics": topic_labels(request)},
+        {
+            "items": _filtered(request, view),
+            "now": utcnow(),
+            "topics": topic_labels(request),
+            "view": view,
+        },
     )
+
+
+VIEWS = ("all", "mine", "unassigned", "urgent")
+
+
+def _view(request: Request) -> str:
+    view = request.query_params.get("view", "all")
+    return view if view in VIEWS else "all"
+
+
+def _filtered(request: Request, view: str) -> list[InboxItem]:
+    """The inbox, or the part of it a case manager asked for."""
+    items = desk_of(request).inbox()
+    me = request.state.console.account.id
+    if view == "mine":
+        return [i for i in items if i.assigned_to == me]
+    if view == "unassigned":
+        return [i for i in items if i.assigned_to is None]
+    if view == "urgent":
+        return [i for i in items if i.urgent or i.overdue]
+    return items
 
 
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)

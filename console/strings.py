@@ -55,6 +55,11 @@ DE: dict[str, str] = {
         "Antwort versprochen innerhalb von {days} Werktagen."
     ),
     "inbox_empty": "Keine offenen Übergaben.",
+    "inbox_views": "Ansicht",
+    "view_all": "Alle offenen",
+    "view_mine": "Mir zugewiesen",
+    "view_unassigned": "Nicht zugewiesen",
+    "view_urgent": "Dringend oder überfällig",
     "inbox_count": "{n} offen",
     "inbox_refreshed": "Aktualisiert um {time}",
     "col_waiting": "Wartet seit",

@@ -82,10 +82,12 @@ async def signed_in(runtime: Runtime, username: str) -> AsyncIterator[tuple[http
         yield c, csrf_of(home.text)
 
 
-def handoff(engine: Engine, text: str = "Ich brauche Hilfe", language: str = "ar") -> tuple[int, str]:
+def handoff(
+    engine: Engine, text: str = "Ich brauche Hilfe", language: str = "ar", who: str = "w-console"
+) -> tuple[int, str]:
     with session_scope(engine) as s:
         person = people.record_consent(
-            session=s, channel="web", external_id="w-console", given=True, version="v", language=language
+            session=s, channel="web", external_id=who, given=True, version="v", language=language
         )
         conversations.store_inbound(
             session=s, person_id=person.id, channel="web", text=text, payload=None
@@ -503,3 +505,22 @@ async def test_incomplete_erasures_are_shown_to_admins(runtime: Runtime):
         assert "aaaaaaaa" in page.text and "a" * 24 not in page.text
     async with signed_in(runtime, "cm") as (cm, _):
         assert (await cm.get("/console/admin/erasures")).status_code == 403
+
+
+async def test_the_inbox_shows_what_a_case_manager_asks_for(runtime: Runtime):
+    mine, _ = handoff(runtime.engine, who="w-mine")
+    other, _ = handoff(runtime.engine, who="w-other", language="uk")
+    cm = runtime.staff.by_username("cm")
+    assert cm is not None
+    runtime.handoff.assign(mine, cm.id, actor=Actor.staff("cm"))
+    async with signed_in(runtime, "cm") as (c, _):
+
+        def ids(html: str) -> set[int]:
+            return {int(i) for i in re.findall(r'data-handoff="(\d+)"', html)}
+
+        assert ids((await c.get("/console/inbox")).text) == {mine, other}
+        assert ids((await c.get("/console/inbox?view=mine")).text) == {mine}
+        assert ids((await c.get("/console/inbox?view=unassigned")).text) == {other}
+        assert ids((await c.get("/console/inbox/rows?view=unassigned")).text) == {other}
+        assert ids((await c.get("/console/inbox?view=urgent")).text) == set()
+        assert ids((await c.get("/console/inbox?view=<script>")).text) == {mine, other}
