@@ -7,6 +7,7 @@ the database and the translation models run in the thread pool, never on the bot
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -25,7 +26,10 @@ from services.handoff import (
     PreviewChanged,
 )
 from services.staff import ConsoleSession
-from storage.db import utcnow
+from storage import snippets as snippet_rows
+from storage.db import session_scope, utcnow
+from storage.models_staff import ReplySnippet
+from storage.snippets import MAX_NOTE, MAX_SNIPPET
 from storage.vocabulary import MASTER_LANGUAGE, TOPICS
 
 router = APIRouter(prefix=PREFIX)
@@ -140,8 +144,13 @@ def conversation(request: Request, handoff_id: int, session: CaseManager) -> HTM
             "replies": desk.replies(handoff_id),
             "outcomes": OUTCOMES,
             "now": utcnow(),
-            "notice": t(done) if done in ("assigned", "unassigned", "reply_queued") else None,
+            "notice": t(done)
+            if done in ("assigned", "unassigned", "reply_queued", "note_added")
+            else None,
             "master": MASTER_LANGUAGE,
+            "notes": desk.notes(handoff_id),
+            "snippets": desk.snippets(),
+            "draft": _with_snippet(desk, "", request.query_params.get("snippet")),
         },
     )
 
@@ -295,3 +304,100 @@ def close(
     if desk_of(request).close(handoff_id, outcome, by=name, actor=Actor.staff(name)) is None:
         return _not_open(request)
     return RedirectResponse(f"{PREFIX}/inbox?done=closed", status_code=303)
+
+
+def _with_snippet(desk: HandoffDesk, text: str, key: str | None) -> str:
+    """The reply text with a ready-made reply added at its end."""
+    found = desk.snippet(key) if key else None
+    if found is None:
+        return text
+    return f"{text.rstrip()}\n\n{found.text}".strip() if text.strip() else found.text
+
+
+@router.get("/handoffs/{handoff_id}/snippet", response_class=HTMLResponse)
+def insert_snippet(request: Request, handoff_id: int, session: CaseManager) -> HTMLResponse:
+    """htmx: the reply box with a ready-made reply added (the page itself does it without JS)."""
+    _granted(session, handoff_id)
+    q = request.query_params
+    text = _with_snippet(desk_of(request), (q.get("text") or "")[:MAX_REPLY], q.get("snippet"))
+    return page(request, "_reply_text.html", {"draft": text[:MAX_REPLY]})
+
+
+@router.post("/handoffs/{handoff_id}/notes", response_model=None)
+def add_note(
+    request: Request,
+    handoff_id: int,
+    session: CaseManager,
+    text: Annotated[str, Form(max_length=MAX_NOTE)] = "",
+) -> Response:
+    _granted(session, handoff_id)
+    desk = desk_of(request)
+    try:
+        if text.strip():
+            desk.add_note(handoff_id, text, actor=Actor.staff(session.account.username))
+    except HandoffNotOpen:
+        return _not_open(request)
+    if _htmx(request):
+        return page(
+            request, "_note_added.html", {"notes": desk.notes(handoff_id), "handoff_id": handoff_id}
+        )
+    return RedirectResponse(f"{PREFIX}/handoffs/{handoff_id}?done=note_added", status_code=303)
+
+
+@router.get("/snippets", response_class=HTMLResponse, dependencies=[Depends(role("case_manager"))])
+def snippets(request: Request) -> HTMLResponse:
+    return page(request, "snippets.html", {"snippets": snippet_list(request)})
+
+
+@router.post("/snippets", response_class=HTMLResponse)
+def save_snippet(
+    request: Request,
+    session: CaseManager,
+    key: Annotated[str, Form(max_length=64)] = "",
+    title: Annotated[str, Form(max_length=120)] = "",
+    text: Annotated[str, Form(max_length=MAX_SNIPPET)] = "",
+    active: Annotated[str, Form(max_length=1)] = "1",
+) -> HTMLResponse:
+    key = key.strip().lower() or _slug(title)
+    if not key or not title.strip() or not text.strip():
+        return page(
+            request,
+            "snippets.html",
+            {"snippets": snippet_list(request), "error": t("snippet_incomplete")},
+            status_code=400,
+        )
+    engine = request.app.state.runtime.engine
+    audit = request.app.state.runtime.audit
+    name = session.account.username
+    with session_scope(engine) as s:
+        row = snippet_rows.save_snippet(
+            session=s, key=key, title=title.strip(), text=text.strip(), active=active == "1", by=name
+        )
+        audit.record(
+            Actor.staff(name),
+            "snippet.edit",
+            target=f"snippet:{row.id}",
+            details={"active": row.active},
+            session=s,
+        )
+    return page(
+        request,
+        "snippets.html",
+        {"snippets": snippet_list(request), "notice": t("saved")},
+    )
+
+
+def snippet_list(request: Request) -> list[ReplySnippet]:
+    engine = request.app.state.runtime.engine
+    with session_scope(engine) as s:
+        found = list(snippet_rows.snippets(session=s, active_only=False))
+        s.expunge_all()
+        return found
+
+
+def _slug(title: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower().translate(UMLAUTS)).strip("-")
+    return slug[:64]
+
+
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})

@@ -141,6 +141,29 @@ DE: dict[str, str] = {
     "translation_machine": "maschinell übersetzt",
     "translation_staff": "in der Sprache der Person geschrieben",
     "translation_untranslated": "auf Deutsch",
+    # ready-made replies and notes
+    "snippet_insert_label": "Textbaustein",
+    "snippet_insert": "Einfügen",
+    "snippets_manage": "Textbausteine bearbeiten",
+    "snippets_title": "Textbausteine",
+    "snippets_intro": (
+        "Vorgefertigte Antworten auf Deutsch. Sie werden wie jede Antwort in die Sprache der Person "
+        "übersetzt, mit Vorschau vor dem Senden. Kurze, einfache Sätze übersetzen sich am besten. "
+        "Versprechen Sie nie, wie eine Behörde entscheidet."
+    ),
+    "snippet_title": "Titel",
+    "snippet_text": "Text",
+    "snippet_active": "Anbieten",
+    "snippet_new": "Neuer Textbaustein",
+    "snippet_add": "Hinzufügen",
+    "snippet_incomplete": "Bitte geben Sie einen Titel und einen Text ein.",
+    "save": "Speichern",
+    "notes_title": "Interne Notizen",
+    "notes_hint": "Nur für Mitarbeitende sichtbar; die Person bekommt sie nie. Gehört zu ihren Daten.",
+    "notes_none": "Noch keine Notiz.",
+    "note_text": "Notiz",
+    "note_add": "Notiz speichern",
+    "note_added": "Die Notiz ist gespeichert.",
     # actions
     "actions_title": "Übergabe bearbeiten",
     "assign_me": "Mir zuweisen",
@@ -274,6 +297,8 @@ ACTIONS = {
     "handoff.assign": "Zugewiesen",
     "handoff.close": "Abgeschlossen",
     "handoff.escalate": "Eskaliert (Frist verstrichen)",
+    "handoff.note": "Interne Notiz",
+    "snippet.edit": "Textbaustein geändert",
     "content.approve": "Inhalt freigegeben",
     "content.edit": "Inhalt bearbeitet",
     "privacy.export": "Datenauskunft",

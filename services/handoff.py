@@ -38,6 +38,7 @@ from rendering.renderer import Renderer
 from services.audit import SYSTEM, Actor, Audit
 from services.outbox import Outbox
 from storage import handoff as rows
+from storage import snippets as snippet_rows
 from storage.calendar import add_working_days
 from storage.db import session_scope, utcnow
 from storage.handoff import STAFF_REPLY
@@ -170,6 +171,20 @@ class ReplyState:
     failure: str | None
     delivered_at: datetime | None
     translation: str
+
+
+@dataclass(frozen=True)
+class Note:
+    at: datetime
+    author: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Snippet:
+    key: str
+    title: str
+    text: str
 
 
 @dataclass
@@ -509,6 +524,47 @@ class HandoffDesk:
                 _state(r)
                 for r in rows.staff_replies(session=s, handoff_id=handoff_id, person_id=found[1].id)
             ]
+
+    # --- notes and ready-made replies -------------------------------------------------------------
+
+    def notes(self, handoff_id: int) -> list[Note]:
+        """The internal notes on a hand-off, oldest first (staff only; never sent to the person)."""
+        with session_scope(self.engine) as s:
+            return [
+                Note(n.created_at, n.author, n.text)
+                for n in snippet_rows.notes(session=s, handoff_id=handoff_id)
+            ]
+
+    def add_note(self, handoff_id: int, text: str, *, actor: Actor) -> None:
+        """Add an internal note (recorded in the audit trail without its text)."""
+        text = text.strip()
+        if not text:
+            raise ValueError("empty note")
+        with session_scope(self.engine) as s:
+            req = rows.get_open(session=s, handoff_id=handoff_id)
+            if req is None:
+                raise HandoffNotOpen(f"hand-off {handoff_id} is not open")
+            snippet_rows.add_note(
+                session=s, handoff_id=handoff_id, person_id=req.person_id, author=actor.name, text=text
+            )
+            self.audit.record(
+                actor,
+                "handoff.note",
+                person=req.person_id,
+                target=f"handoff:{handoff_id}",
+                details={"chars": len(text)},
+                session=s,
+            )
+
+    def snippets(self) -> list[Snippet]:
+        """The active ready-made replies, by title."""
+        with session_scope(self.engine) as s:
+            return [Snippet(r.key, r.title, r.text) for r in snippet_rows.snippets(session=s)]
+
+    def snippet(self, key: str) -> Snippet | None:
+        with session_scope(self.engine) as s:
+            row = snippet_rows.get_snippet(session=s, key=key)
+            return Snippet(row.key, row.title, row.text) if row is not None and row.active else None
 
     # --- assign, release, close -------------------------------------------------------------------
 

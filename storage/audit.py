@@ -49,6 +49,8 @@ ACTIONS = frozenset(
         "handoff.assign",
         "handoff.close",
         "handoff.escalate",
+        "handoff.note",
+        "snippet.edit",
         "content.approve",
         "content.edit",
         "privacy.export",

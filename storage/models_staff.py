@@ -1,7 +1,8 @@
-"""Staff accounts, their sessions in the console, and failed logins (for throttling).
+"""Staff accounts, their sessions in the console, failed logins (for throttling), case managers'
+internal notes on hand-offs and their ready-made replies.
 
-Migration: ``0008_staff``. Passwords are argon2 hashes; a session row holds the digest of the token the
-browser keeps in its cookie, never the token itself.
+Migrations: ``0008_staff``, ``0010_inbox``. Passwords are argon2 hashes; a session row holds the digest
+of the token the browser keeps in its cookie, never the token itself.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from storage.db import UTCDateTime, utcnow
@@ -58,3 +59,38 @@ class LoginFailure(SQLModel, table=True):
     username: str = Field(max_length=64, index=True)
     client: str = Field(default="", max_length=64, index=True)
     at: datetime = _ts(index=True)
+
+
+class HandoffNote(SQLModel, table=True):
+    """A case manager's internal note on a hand-off: staff only, never sent to the person.
+
+    It is personal data about the person: in their export, erased with them.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    handoff_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("handoffrequest.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    person_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("person.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    author: str = Field(max_length=64)
+    text: str = Field(sa_type=Text)
+    created_at: datetime = _ts()
+
+
+class ReplySnippet(SQLModel, table=True):
+    """A ready-made German reply (Textbaustein) a case manager starts from; seeded, edited by staff."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    title: str = Field(max_length=120)
+    text: str = Field(sa_type=Text)
+    active: bool = True
+    origin: str = Field(default="seed", max_length=16)  # seed | staff (a reload keeps staff edits)
+    updated_at: datetime = _ts()
+    updated_by: str | None = Field(default=None, max_length=64)

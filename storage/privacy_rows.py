@@ -23,6 +23,7 @@ from storage.models import (
 )
 from storage.models_audit import AuditEvent
 from storage.models_booking import Appointment, WaitlistEntry, WaitlistStatus
+from storage.models_staff import HandoffNote
 from storage.models_translation import MemoryEntry
 
 ERASED_WITH_PERSON = {
@@ -32,6 +33,7 @@ ERASED_WITH_PERSON = {
     "appointments": Appointment,
     "waiting_list": WaitlistEntry,
     "unanswered_questions": UnansweredQuestion,
+    "staff_notes": HandoffNote,
 }
 
 
@@ -109,6 +111,14 @@ def export_person(*, session: Session, person_id: str) -> dict[str, Any]:
                 "closed_at": h.closed_at,
             }
             for h in handoffs
+        ],
+        "staff_notes": [
+            {"at": n.created_at, "text": n.text}
+            for n in session.exec(
+                select(HandoffNote)
+                .where(HandoffNote.person_id == person_id)
+                .order_by(col(HandoffNote.id))
+            ).all()
         ],
         "staff_access": [
             {

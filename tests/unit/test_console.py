@@ -524,3 +524,65 @@ async def test_the_inbox_shows_what_a_case_manager_asks_for(runtime: Runtime):
         assert ids((await c.get("/console/inbox/rows?view=unassigned")).text) == {other}
         assert ids((await c.get("/console/inbox?view=urgent")).text) == set()
         assert ids((await c.get("/console/inbox?view=<script>")).text) == {mine, other}
+
+
+async def test_notes_and_ready_made_replies(runtime: Runtime):
+    engine = runtime.engine
+    handoff_id, person_id = handoff(engine)
+    async with signed_in(runtime, "cm") as (cm, csrf):
+        await cm.post(
+            f"/console/handoffs/{handoff_id}/open", data={"reason": "answer_request", "csrf": csrf}
+        )
+        page = await cm.get(f"/console/handoffs/{handoff_id}")
+        assert "Termin anbieten" in page.text  # the seeded ready-made replies are offered
+        # With htmx: the reply box comes back with the snippet added to what was typed.
+        box = await cm.get(
+            f"/console/handoffs/{handoff_id}/snippet",
+            params={"snippet": "unterlagen", "text": "Guten Tag,"},
+            headers={"HX-Request": "true"},
+        )
+        assert box.text.startswith('<textarea id="reply-text"')
+        assert "Guten Tag,\n\nBitte bringen Sie zum Termin mit" in box.text
+        # Without JavaScript: the page itself, with the box filled.
+        plain = await cm.get(f"/console/handoffs/{handoff_id}?snippet=unterlagen")
+        assert "Bitte bringen Sie zum Termin mit" in plain.text
+        note = await cm.post(
+            f"/console/handoffs/{handoff_id}/notes",
+            data={"text": "Rückruf am Montag vereinbart <b>wichtig</b>", "csrf": csrf},
+            headers={"HX-Request": "true"},
+        )
+        assert "Rückruf am Montag" in note.text and "&lt;b&gt;wichtig&lt;/b&gt;" in note.text
+        assert 'id="note-text" hx-swap-oob="true"' in note.text
+        [row] = audit_rows(engine, "handoff.note")
+        assert row.details == {"chars": len("Rückruf am Montag vereinbart <b>wichtig</b>")}
+        # Case managers keep their own ready-made replies; a seed reload keeps their edit.
+        edited = await cm.post(
+            "/console/snippets",
+            data={"key": "abschluss", "title": "Abschluss", "text": "Alles Gute!", "csrf": csrf},
+        )
+        assert edited.status_code == 200 and "Alles Gute!" in edited.text
+        made = await cm.post(
+            "/console/snippets",
+            data={"title": "Kita-Platz Hinweis", "text": "Die Stadt vergibt die Plätze.", "csrf": csrf},
+        )
+        assert made.status_code == 200 and "kita-platz-hinweis" in made.text
+    from storage.snippets import load_snippets
+
+    with session_scope(engine) as s:
+        assert load_snippets(s)["kept"] == 1
+    assert [s.text for s in runtime.handoff.snippets() if s.key == "abschluss"] == ["Alles Gute!"]
+    async with signed_in(runtime, "ed") as (editor, ed_csrf):
+        assert (await editor.get("/console/snippets")).status_code == 403
+        refused = await editor.post(
+            f"/console/handoffs/{handoff_id}/notes", data={"text": "x", "csrf": ed_csrf}
+        )
+        assert refused.status_code == 403
+    # The note is the person's data: in their export, and gone with them.
+    import json
+
+    document = json.loads(runtime.privacy.export_json(person_id))
+    assert [n["text"] for n in document["staff_notes"]] == [
+        "Rückruf am Montag vereinbart <b>wichtig</b>"
+    ]
+    receipt = runtime.privacy.erase_everywhere(person_id)
+    assert receipt.rows("staff_notes") == 1
