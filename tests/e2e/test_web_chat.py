@@ -244,3 +244,46 @@ def test_danger_phrases_always_reach_the_emergency_flow(stack: Stack, stack_db: 
     assert reply["text"] == texts.text("utter_emergency", "de")
     person = person_of(stack_db, sender)
     assert person is not None and person.paused
+
+
+@pytest.mark.parametrize("noise", ["?", "🙂🙂🙂", "qwrtzp xvbnm", "asdfghjkl"])
+def test_noise_after_the_offer_of_a_person_is_no_yes(
+    stack: Stack, stack_db: Engine, texts: Renderer, noise: str
+):
+    """Issue 12: a row of random letters, only emoji or a lone "?" is not "yes": after "shall I
+    connect you with a person?" it gets the fallback, and nobody is handed a conversation."""
+    sender = f"web-{uuid.uuid4()}"
+    stack.chat(sender, text="xqzv blorp fnord", consent=True, language="de")
+    [offer] = stack.chat(sender, text="xqzv blorp fnord")
+    assert offer["meta"]["response"] == "utter_fallback_offer_human"
+    replies = stack.chat(sender, text=noise)
+    responses = [m["meta"]["response"] for m in replies]
+    assert "utter_handoff_created" not in responses, responses
+    assert set(responses) <= {
+        "utter_fallback",
+        "utter_fallback_suggestions",
+        "utter_fallback_offer_human",
+    }, responses
+    person = person_of(stack_db, sender)
+    assert person is not None and not person.paused
+    with session_scope(stack_db) as s:
+        assert not s.exec(select(HandoffRequest).where(HandoffRequest.person_id == person.id)).all()
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("de", "Ich finde keine Wohnung. Wer hilft mir?"),
+        ("en", "I can't find a flat, who can help me?"),
+        ("de", "Ich habe kein Geld mehr für die Miete, wer kann helfen?"),
+    ],
+)
+def test_distress_about_housing_or_money_is_not_an_emergency(
+    stack: Stack, texts: Renderer, lang: str, text: str
+):
+    """Issue 12: the safety net is for danger to life and violence, not for a hard search."""
+    sender = f"web-{uuid.uuid4()}"
+    replies = stack.chat(sender, text=text, consent=True, language=lang)
+    responses = [m["meta"]["response"] for m in replies]
+    assert "utter_emergency_check" not in responses and "utter_emergency" not in responses
+    assert responses[0] in ("utter_faq_answer", "utter_fallback_suggestions"), responses

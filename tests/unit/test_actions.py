@@ -284,3 +284,68 @@ def test_two_different_ages_decide_nothing():
     )
     assert child_age(tracker) is None
     assert topic_by_age("school", None) == "school"
+
+
+async def test_a_question_naming_a_town_stays_in_its_topic(services, person, seeded):
+    """Issue 12: a town's own entry may override the Kreis entry of the same topic only (a housing
+    question naming Siegburg, which has its own Kita entry, is answered from housing)."""
+    d = CollectingDispatcher()
+    await ActionAnswerFaq(services).run(
+        d,
+        make_tracker(
+            person.id,
+            "ask_housing",
+            "Wer hilft mir in Siegburg bei der Wohnungssuche?",
+            entities=[{"entity": "municipality", "value": "siegburg"}],
+        ),
+        {},
+    )
+    [msg] = d.messages
+    with session_scope(seeded) as s:
+        entry = s.get(FaqEntry, msg["faq_id"])
+        assert entry is not None and entry.topic == "housing"
+    # The town's own Kita entry still answers a Kita question from there.
+    d = CollectingDispatcher()
+    await ActionAnswerFaq(services).run(
+        d,
+        make_tracker(
+            person.id,
+            "ask_kita",
+            "Kita Anmeldung in Siegburg",
+            entities=[{"entity": "municipality", "value": "siegburg"}],
+        ),
+        {},
+    )
+    with session_scope(seeded) as s:
+        entry = s.get(FaqEntry, d.messages[0]["faq_id"])
+        assert entry is not None and entry.topic == "kita" and entry.scope == "siegburg"
+
+
+@pytest.mark.parametrize("lang", ["de", "ar", "uk"])
+async def test_a_town_without_case_management_is_told_who_serves_it(services, person, lang):
+    """Issue 12: no waiting list for an office that does not exist, no staff note in the answer."""
+    from actions.booking import ActionAskBookingSlot
+
+    d = CollectingDispatcher()
+    events = await ActionAskBookingSlot(services).run(
+        d,
+        make_tracker(
+            person.id,
+            "inform",
+            "Siegburg",
+            slots={"booking_place": "siegburg", "booking_topic": "kita"},
+            lang=lang,
+        ),
+        {},
+    )
+    [msg] = d.messages
+    assert msg["response"] == "booking_town_not_covered"
+    rendered = services.responses.build(msg["response"], lang, msg, None)
+    assert "Kaiser-Wilhelm-Platz 1" in rendered.text and "Siegburg" in rendered.text
+    assert "nicht abgedeckt" not in rendered.text and "angefragt" not in rendered.text
+    assert [b.payload for b in rendered.buttons] == ["i:request_human", "i:book_appointment"]
+    if lang != "de":
+        assert rendered.meta["language"] == lang  # in their language, not the German master
+    # The booking form ends there (no "no free time, shall I put you on the waiting list?").
+    assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
+    assert "booking_no_slots" not in [m.get("response") for m in d.messages]
