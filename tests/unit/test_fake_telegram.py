@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,32 +20,14 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryA
 from telegram.request import HTTPXRequest
 
 from tests.support import fake_telegram as ft
+from tests.support import telegram_fixtures
 from tests.support.fake_telegram import FakeTelegram
 
 _chats = itertools.count(5_000_001)
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTelegram]:
-    tg = FakeTelegram().start()
-    try:
-        yield tg
-    finally:
-        tg.stop()
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_faults(fake: FakeTelegram) -> Iterator[None]:
-    yield
-    fake.clear_injections()
-
-
-@pytest.fixture
-def chat(fake: FakeTelegram) -> int:
-    """A private chat the person has started."""
-    chat_id = next(_chats)
-    fake.open_chat(chat_id)
-    return chat_id
+# The shared fixtures: one fake server per module, no fault left over, a fresh chat per test.
+fake = telegram_fixtures.fake
+chat = telegram_fixtures.chat
+no_leftover_faults = telegram_fixtures.no_leftover_faults
 
 
 @pytest.fixture

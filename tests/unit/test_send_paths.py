@@ -42,34 +42,16 @@ from storage.migrate import upgrade
 from storage.models import OutboundMessage, OutboxStatus, Person
 from storage.models_booking import Appointment, CaseManager, Office, Reminder, ReminderStatus
 from tests.support import fake_telegram as ft
+from tests.support import telegram_fixtures
 from tests.support.fake_telegram import FakeTelegram
 
 _chats = itertools.count(6_000_001)
+# The shared fixtures: one fake server per module, no fault left over, a fresh chat per test.
+fake = telegram_fixtures.fake
+chat = telegram_fixtures.chat
+no_leftover_faults = telegram_fixtures.no_leftover_faults
 _refs = itertools.count(1)
 HELD = ft.Timeout(1.0)  # longer than the 0.5 s the bot reads
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeTelegram]:
-    tg = FakeTelegram().start()
-    try:
-        yield tg
-    finally:
-        tg.stop()
-
-
-@pytest.fixture(autouse=True)
-def _no_leftover_faults(fake: FakeTelegram) -> Iterator[None]:
-    yield
-    fake.clear_injections()
-
-
-@pytest.fixture
-def chat(fake: FakeTelegram) -> int:
-    """A private chat whose person has started the bot."""
-    chat_id = next(_chats)
-    fake.open_chat(chat_id)
-    return chat_id
 
 
 @pytest.fixture
