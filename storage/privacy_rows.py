@@ -23,7 +23,7 @@ from storage.models import (
 )
 from storage.models_audit import AuditEvent
 from storage.models_booking import Appointment, WaitlistEntry, WaitlistStatus
-from storage.models_staff import HandoffNote
+from storage.models_staff import HandoffNote, LoginFailure, StaffSession
 from storage.models_translation import MemoryEntry
 
 ERASED_WITH_PERSON = {
@@ -238,6 +238,20 @@ def purge(*, session: Session, before: datetime, seen_before: datetime) -> dict[
         ),
         "webhook_updates": _deleted(
             session, delete(TelegramUpdate).where(col(TelegramUpdate.received_at) < seen_before)
+        ),
+        "staff_notes": _deleted(
+            session, delete(HandoffNote).where(col(HandoffNote.created_at) < before)
+        ),
+        # Staff data: failed logins (name and address) after the throttling window's day, ended
+        # console sessions (address) after the retention period.
+        "login_failures": _deleted(
+            session, delete(LoginFailure).where(col(LoginFailure.at) < seen_before)
+        ),
+        "ended_staff_sessions": _deleted(
+            session,
+            delete(StaffSession).where(
+                col(StaffSession.ended_at).is_not(None), col(StaffSession.ended_at) < before
+            ),
         ),
         "erasure_receipts": _deleted(
             session,

@@ -224,3 +224,34 @@ async def test_retention_purges_every_store_by_age_and_is_idempotent(
         keys = [u.key for u in s.exec(select(SeenUpdate)).all()]
         assert keys and all(k.startswith("h:") and "555" not in k for k in keys)
     assert TrackerStore(tracker_url).count(pid) == 1
+
+
+def test_retention_reaches_the_staff_side_too(seeded: Engine, tmp_path):
+    """Failed logins (name and address) go after two days, ended console sessions after the retention
+    period; a live session and a fresh failure stay."""
+    from services.audit import Actor, Audit
+    from services.staff import Staff
+    from storage.models_staff import LoginFailure, StaffSession
+
+    staff = Staff(seeded, Audit(seeded))
+    account = staff.create(
+        "k.mueller", "K. Müller", "ein-langes-passwort", ["case_manager"], actor=Actor.cli("t")
+    )
+    old_token, _ = staff.start_session(account, "10.0.0.1")
+    live_token, _ = staff.start_session(account, "10.0.0.2")
+    with session_scope(seeded) as s:
+        s.add(LoginFailure(username="k.mueller", client="10.0.0.9", at=utcnow() - timedelta(days=3)))
+        s.add(LoginFailure(username="k.mueller", client="10.0.0.9"))
+        for row in s.exec(select(StaffSession)).all():
+            if row.client == "10.0.0.1":
+                row.ended_at = utcnow() - timedelta(days=200)
+                s.add(row)
+    url = f"sqlite:///{tmp_path / 'rasa.db'}"
+    report = Privacy(seeded, tracker=TrackerStore(url), retention_days=180).purge_expired()
+    assert report["login_failures"] == 1 and report["ended_staff_sessions"] == 1
+    with session_scope(seeded) as s:
+        assert [f.at > utcnow() - timedelta(days=1) for f in s.exec(select(LoginFailure)).all()] == [
+            True
+        ]
+        assert [r.client for r in s.exec(select(StaffSession)).all()] == ["10.0.0.2"]
+    assert staff.session(live_token) is not None and staff.session(old_token) is None
