@@ -4,7 +4,7 @@ export PYTHONPATH := $(CURDIR)
 PY := .venv/bin/python
 RASA := $(CURDIR)/.venv-rasa/bin/rasa
 
-.PHONY: setup run test lint typecheck unit rasa-validate rasa-test bench clean lock
+.PHONY: setup run test lint typecheck unit rasa-validate rasa-test bench reliability clean lock
 
 setup:            ## create both venvs, migrate, seed, train the model when nlu/ changed
 	bash scripts/setup.sh
@@ -33,6 +33,10 @@ unit:             ## pytest: unit, storage (SQLite + PostgreSQL), end-to-end wit
 
 bench:
 	$(PY) -m bench
+
+reliability:      ## the 25 reference tests at full size (soaks, crash runs); figures in var/reliability.md
+	LOTSE_RELIABILITY=full $(PY) -m pytest tests/reliability -p no:cacheprovider
+	$(PY) -m tests.reliability.report full
 
 clean:
 	rm -rf var/ .venv .venv-rasa
