@@ -108,6 +108,18 @@ def test_french_bridges_through_english_before_german(seeded: Engine):
     assert faq is not None and faq.answer.language == "en"
 
 
+def test_french_draft_of_a_most_asked_entry_is_shown_in_french(seeded: Engine):
+    with session_scope(seeded) as s:
+        entry = s.exec(select(FaqEntry).where(FaqEntry.key == "integration-course-costs")).one()
+    assert entry.id is not None
+    r = Renderer(seeded)
+    faq = r.faq(entry.id, "fr")
+    assert faq is not None
+    assert (faq.answer.language, faq.answer.status) == ("fr", "draft")
+    assert "2,29 €" in faq.answer.text and "BAMF" in faq.answer.text
+    assert faq.notes == [r.text("faq_note_draft", "fr")]
+
+
 def test_placeholders_are_filled_and_unknown_ones_kept(sqlite_seeded: Engine):
     r = Renderer(
         sqlite_seeded,

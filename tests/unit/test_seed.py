@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from storage.models import BotMessage, FaqEntry, Origin, Translation
 from storage.seed import SEED_DIR, TOPICS, load_seed
 
 LANGS = {"de", "en", "ar", "uk", "ru", "tr", "fa"}
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+# Languages whose most-asked FAQ entries are drafts in translations/faq.<lang>.yml, all the same set.
+MOST_ASKED_DRAFTS = ("es", "fr")
 
 
 def test_seed_files_are_complete_and_sourced():
@@ -38,6 +42,37 @@ def test_every_bot_message_exists_in_german_and_english():
     data = yaml.safe_load((SEED_DIR / "messages.yml").read_text(encoding="utf-8"))["messages"]
     for key, raw in data.items():
         assert {"de", "en"} <= set(raw["texts"]), key
+
+
+def test_message_translations_keep_keys_and_placeholders_of_the_german_master():
+    """Every messages.<lang>.yml (fr, es, pl, …): known keys, the German placeholders, all messages."""
+    master = yaml.safe_load((SEED_DIR / "messages.yml").read_text(encoding="utf-8"))["messages"]
+    files = sorted(SEED_DIR.glob("messages.*.yml"))
+    assert {"es", "pl", "fr"} <= {p.name.split(".")[1] for p in files}
+    for path in files:
+        lang = path.name.split(".")[1]
+        texts = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert set(texts) <= set(master), (lang, set(texts) - set(master))
+        if lang != "ku":  # Kurdish has a short set of its own (ku_capabilities)
+            assert set(texts) == set(master) - {"ku_capabilities"}, (lang, set(master) - set(texts))
+        for key, text in texts.items():
+            want = sorted(PLACEHOLDER.findall(str(master[key]["texts"]["de"])))
+            assert sorted(PLACEHOLDER.findall(str(text))) == want, (lang, key)
+
+
+def test_faq_translation_files_translate_existing_entries():
+    keys = set()
+    for path in sorted((SEED_DIR / "faq").glob("*.yml")):
+        keys |= {e["key"] for e in yaml.safe_load(path.read_text(encoding="utf-8"))["entries"]}
+    drafts = {}
+    for path in sorted((SEED_DIR / "translations").glob("faq.*.yml")):
+        lang = path.name.split(".")[1]
+        drafts[lang] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert set(drafts[lang]) <= keys, (lang, set(drafts[lang]) - keys)
+        for key, t in drafts[lang].items():
+            assert t["question"].strip() and t["answer"].strip(), (lang, key)
+    for lang in MOST_ASKED_DRAFTS:
+        assert set(drafts[lang]) == set(drafts["es"]) and len(drafts[lang]) >= 30, lang
 
 
 def test_reload_is_idempotent(seeded: Engine):
