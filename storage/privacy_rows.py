@@ -271,7 +271,7 @@ def purge(*, session: Session, before: datetime, seen_before: datetime) -> dict[
         "unanswered_questions": _deleted(
             session, delete(UnansweredQuestion).where(col(UnansweredQuestion.created_at) < before)
         ),
-        "empty_question_groups": _purge_empty_groups(session, before),
+        "empty_question_groups": _purge_empty_groups(session),
         "past_appointments": _deleted(session, delete(Appointment).where(col(Appointment.end) < before)),
         "closed_waiting_list": _deleted(
             session,
@@ -313,11 +313,10 @@ def purge(*, session: Session, before: datetime, seen_before: datetime) -> dict[
     # Reminders go with their appointments (foreign key); nothing else holds a person's data.
 
 
-def _purge_empty_groups(session: Session, before: datetime) -> int:
+def _purge_empty_groups(session: Session) -> int:
+    """Groups whose questions are all gone (purged or erased with their people)."""
     used = select(QuestionGroupMember.group_id)
     return _deleted(
         session,
-        delete(QuestionGroup).where(
-            col(QuestionGroup.id).not_in(used), col(QuestionGroup.created_at) < before
-        ),
+        delete(QuestionGroup).where(col(QuestionGroup.id).not_in(used)),
     )

@@ -317,6 +317,11 @@ class ClosedLoop:
             engine, ReviewedOrGerman(engine, base.translator, base.variables)
         )
 
+    @staticmethod
+    def feedback_for_entry(*, session: Session, entry_key: str) -> Feedback:
+        """Counts for an entry's page: people told, "helped", "not helped"."""
+        return feedback_for_entry(session=session, entry_key=entry_key)
+
     # --- the editors' decisions ------------------------------------------------------------------
 
     def _group(self, session: Session, group_id: int) -> QuestionGroup:
@@ -442,9 +447,26 @@ class ClosedLoop:
                     if q.id not in done_questions and q.person_id:
                         pending[q.person_id].append(q)
                 for person_id, qs in sorted(pending.items()):
-                    out.append((g.id, person_id, entry, qs, person_id in told))
+                    already = person_id in told or self._told(s, person_id, g.id, entry.key)
+                    out.append((g.id, person_id, entry, qs, already))
             s.expunge_all()
             return out
+
+    @staticmethod
+    def _told(session: Session, person_id: str, group_id: int, entry_key: str) -> bool:
+        """Whether this person was already told about this group or this entry (one message each)."""
+        return (
+            session.exec(
+                select(FollowUp.id)
+                .where(
+                    FollowUp.person_id == person_id,
+                    FollowUp.status == FollowUpStatus.SENT,
+                    (col(FollowUp.group_id) == group_id) | (col(FollowUp.entry_key) == entry_key),
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
 
     @staticmethod
     def _may_tell(session: Session, person_id: str) -> Person | None:
@@ -471,6 +493,8 @@ class ClosedLoop:
                 with session_scope(self.engine) as s:
                     if self._may_tell(s, person_id) is None:
                         continue
+                    if draft is not None and self._told(s, person_id, group_id, entry.key):
+                        draft = None  # told meanwhile (another group answered by the same entry)
                     rows = [
                         FollowUp(
                             person_id=person_id,
