@@ -51,6 +51,14 @@ DE: dict[str, str] = {
         "Die Gruppe ist verbunden. {n} Personen haben die Antwort jetzt als Nachricht bekommen. Wer "
         "später ähnlich fragt, bekommt sie auch."
     ),
+    "done_linked_one": (
+        "Die Gruppe ist verbunden. Eine Person hat die Antwort jetzt als Nachricht bekommen. Wer "
+        "später ähnlich fragt, bekommt sie auch."
+    ),
+    "done_linked_none": (
+        "Die Gruppe ist verbunden. Im Moment kann niemand benachrichtigt werden (zum Beispiel, weil "
+        "gerade ein Gespräch mit dem Case Management läuft). Das geschieht später von selbst."
+    ),
     "done_dismissed": "Die Gruppe ist als „nicht unsere Aufgabe“ markiert.",
     "done_reopened": "Die Gruppe ist wieder offen.",
     "question_group_unknown": "Diese Gruppe gibt es nicht mehr.",

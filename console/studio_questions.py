@@ -73,7 +73,7 @@ def questions(request: Request) -> HTMLResponse:
     closest = {g.id: loop.closest_entries(g.label) for g in shown} if view == GroupStatus.OPEN else {}
     done = request.query_params.get("done")
     error = request.query_params.get("error")
-    notice = tq("done_" + done, n=request.query_params.get("n", "0")) if done in NOTICES else None
+    notice = _notice(done, request.query_params.get("n", "0")) if done in NOTICES else None
     return page(
         request,
         "studio_questions.html",
@@ -90,6 +90,12 @@ def questions(request: Request) -> HTMLResponse:
             "max_reason": MAX_REASON,
         },
     )
+
+
+def _notice(done: str, n: str) -> str:
+    if done == "linked":
+        return tq({"0": "done_linked_none", "1": "done_linked_one"}.get(n, "done_linked"), n=n)
+    return tq("done_" + done)
 
 
 def _new_entry_link(group: GroupView) -> str:

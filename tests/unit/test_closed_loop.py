@@ -454,7 +454,7 @@ async def test_the_questions_page_for_editors_only_with_csrf(runtime: Runtime):
         assert done.status_code == 303 and "done=linked" in done.headers["location"]
         assert len(follow_ups(engine, pid)) == 1  # told right after linking
         linked = await c.get(done.headers["location"])
-        assert "1 Personen haben die Antwort jetzt" in linked.text and "Benachrichtigt" in linked.text
+        assert "Eine Person hat die Antwort jetzt" in linked.text and "Benachrichtigt" in linked.text
         reopen = await c.post(f"/console/content/questions/{gid}/reopen", data={"csrf": csrf})
         assert reopen.status_code == 303
         empty = await c.post(
@@ -469,3 +469,23 @@ async def test_the_questions_page_for_editors_only_with_csrf(runtime: Runtime):
         dismissed = await c.get(gone.headers["location"])
         assert "&lt;b&gt;Fischereibehörde&lt;/b&gt;" in dismissed.text  # escaped
     assert len(audit(engine, "question.link")) == 1 and len(audit(engine, "question.dismiss")) == 1
+
+
+async def test_the_scheduler_runs_it_every_few_minutes(runtime: Runtime):
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from scheduler.jobs import CLOSED_LOOP_JOB, install_jobs
+
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    install_jobs(scheduler, runtime)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job(CLOSED_LOOP_JOB)
+        assert job is not None and job.trigger.interval <= timedelta(minutes=5)
+        pid = person(runtime.engine, "w-job")
+        ask(runtime.engine, pid, ANGEL)
+        link(runtime, only_group(runtime.engine))
+        await job.func()  # what the job runs: tell, then push
+        assert len(follow_ups(runtime.engine, pid)) == 1
+    finally:
+        scheduler.shutdown(wait=False)
