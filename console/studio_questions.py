@@ -23,8 +23,8 @@ from services.content.closed_loop import (
     ClosedLoop,
     ClosedLoopError,
     GroupView,
+    assign_new_questions,
     group_views,
-    refresh_groups,
 )
 from services.staff import ConsoleSession
 from storage import content
@@ -64,8 +64,7 @@ def questions(request: Request) -> HTMLResponse:
     view = request.query_params.get("view", GroupStatus.OPEN)
     view = view if view in VIEWS else GroupStatus.OPEN
     loop = loop_of(request)
-    with session_scope(request.app.state.runtime.engine) as s:
-        refresh_groups(session=s)  # questions asked since the last look join their groups
+    assign_new_questions(loop.engine)  # questions asked since the last look join their groups
     with session_scope(request.app.state.runtime.engine) as s:
         views = group_views(session=s)
     counts = {v: sum(1 for g in views if g.status == v) for v in VIEWS}

@@ -154,6 +154,17 @@ def refresh_groups(*, session: Session, threshold: float = GROUP_THRESHOLD) -> i
     return len(new)
 
 
+def assign_new_questions(engine: Engine) -> int:
+    """``refresh_groups`` in its own transaction; when another process (the job, a second editor)
+    assigned the same questions at the same moment, theirs stands and this one changes nothing."""
+    try:
+        with session_scope(engine) as s:
+            return refresh_groups(session=s)
+    except IntegrityError:
+        logger.info("questions were grouped by another process at the same time")
+        return 0
+
+
 def _topic_of(intents: Sequence[str | None]) -> str | None:
     for intent, _ in Counter(i for i in intents if i).most_common():
         topic = intent.removeprefix("ask_")
@@ -415,8 +426,7 @@ class ClosedLoop:
 
     def _candidates(self) -> list[tuple[int, str, FaqEntry, list[UnansweredQuestion], bool]]:
         """(group, person, entry, their questions not yet followed up, already told in this group)."""
-        with session_scope(self.engine) as s:
-            refresh_groups(session=s)
+        assign_new_questions(self.engine)
         with session_scope(self.engine) as s:
             groups = s.exec(
                 select(QuestionGroup).where(QuestionGroup.status == GroupStatus.LINKED)

@@ -21,7 +21,12 @@ from lotse.runtime import Runtime
 from lotse.settings import ROOT, ConsoleSettings, WebSettings
 from rendering import payloads
 from services.audit import Actor
-from services.content.closed_loop import ClosedLoopError, group_views, refresh_groups
+from services.content.closed_loop import (
+    ClosedLoopError,
+    assign_new_questions,
+    group_views,
+    refresh_groups,
+)
 from services.conversation.pipeline import Inbound
 from storage import content, people
 from storage.db import session_scope, utcnow
@@ -169,6 +174,35 @@ async def test_similar_questions_form_one_stable_group(runtime: Runtime):
     # The closest existing entries come from the bot's own search.
     closest = runtime.closed_loop.closest_entries("Hat mein Kind ein Recht auf einen Kita-Platz?")
     assert closest[0][0] == ENTRY
+
+
+async def test_grouping_at_the_same_moment_in_two_processes_assigns_each_question_once(
+    runtime: Runtime,
+):
+    engine = runtime.engine
+    for i in range(6):
+        ask(engine, None, f"Frage Nummer {'abcdef'[i]} zum Angelschein")
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            assign_new_questions(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(engine) as s:
+        members = s.exec(select(QuestionGroupMember)).all()
+        groups = s.exec(select(QuestionGroup)).all()
+    assert len(members) == 6 and len({m.question_id for m in members}) == 6
+    assert len(groups) == 1  # the loser's new groups were rolled back with its members
 
 
 async def test_link_dismiss_reopen_are_audited_and_checked(runtime: Runtime):
