@@ -39,6 +39,9 @@ class ActionFallback(ServiceAction):
                     language=self.language(tracker),
                     intent=intent_info.get("name"),
                     confidence=intent_info.get("confidence"),
+                    # Rasa's sender id is the person's pseudonym: they are told when it is answered.
+                    person_id=tracker.sender_id,
+                    own_words=text,
                 )
         if count >= FALLBACKS_BEFORE_HUMAN:
             dispatcher.utter_message(response="utter_fallback_offer_human")

@@ -24,6 +24,7 @@ from rendering.responses import ResponseBuilder
 from services.audit import Audit
 from services.booking.notices import CalendarFiles, Notices
 from services.booking.reminders import ReminderConfig
+from services.content.closed_loop import ClosedLoop
 from services.conversation.pipeline import Conversation
 from services.handoff import HandoffDesk
 from services.outbox import Attachment, ChannelSender, Outbox
@@ -69,6 +70,7 @@ class Runtime:
     index: FaqIndex
     booking_config: BookingConfig
     reminder_config: ReminderConfig
+    closed_loop: ClosedLoop
     state: AppState = field(default_factory=AppState)
 
     async def close(self) -> None:
@@ -156,6 +158,8 @@ def build(
         return calendar_files.attachments(person_id, message) + privacy.attachments(person_id, message)
 
     outbox = Outbox(engine, senders, attachments=attachments)
+    index = FaqIndex(engine)
+    closed_loop = ClosedLoop(engine, responses, outbox, audit, index)
     conversation = Conversation(
         engine=engine,
         responses=responses,
@@ -165,6 +169,7 @@ def build(
         privacy=privacy,
         consent_version=settings.privacy.consent_version,
         max_message_chars=settings.conversation.max_message_chars,
+        closed_loop=closed_loop,
     )
     return Runtime(
         settings=settings,
@@ -190,7 +195,8 @@ def build(
         staff=Staff(engine, audit, idle=timedelta(minutes=settings.console.idle_minutes)),
         notices=Notices(engine, responses, outbox),
         calendar_files=calendar_files,
-        index=FaqIndex(engine),
+        index=index,
         booking_config=booking_config(settings),
         reminder_config=reminder_config(settings),
+        closed_loop=closed_loop,
     )

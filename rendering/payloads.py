@@ -9,7 +9,8 @@ A payload is a short opaque string (Telegram allows 64 bytes of ``callback_data`
     d:y d:n               confirm / cancel erasure
     b:<field>:<value>     answer a booking question (fields in BOOKING_FIELDS), b:x:stop stops the form
     a:c:<ref> a:m:<ref>   cancel / move an appointment
-    h:y:<id> h:n:<id>     "did this answer help?" after a closed-loop message (answer id)
+    h:y:<id> h:n:<id>     "did this answer help?" after a closed-loop message (follow-up id)
+    h:o:<id>              "no more such messages" (opt out of closed-loop messages)
 
 ``decode`` never raises: anything malformed, unknown or too long is ``None`` (an expired or forged
 button). ``encode`` refuses (``ValueError``) what could not be decoded again, so no button is ever
@@ -129,6 +130,11 @@ class Helpful:
     helped: bool
 
 
+@dataclass(frozen=True)
+class StopFollowUps:
+    answer_id: int  # the follow-up whose button was pressed
+
+
 Payload = (
     Intent
     | FaqChoice
@@ -141,6 +147,7 @@ Payload = (
     | StopBooking
     | AppointmentAction
     | Helpful
+    | StopFollowUps
 )
 
 
@@ -188,6 +195,8 @@ def decode(payload: str | None) -> Payload | None:
         answer_id = _digits(ident)
         if answer in ("y", "n") and answer_id is not None:
             return Helpful(answer_id, answer == "y")
+        if answer == "o" and answer_id is not None:
+            return StopFollowUps(answer_id)
         return None
     return None
 
@@ -216,6 +225,8 @@ def _encode(p: Payload) -> str:
             return f"a:{'m' if move else 'c'}:{reference}"
         case Helpful(answer_id, helped):
             return f"h:{'y' if helped else 'n'}:{answer_id}"
+        case StopFollowUps(answer_id):
+            return f"h:o:{answer_id}"
     raise ValueError(f"not a payload: {p!r}")
 
 

@@ -20,6 +20,8 @@ REMINDERS_JOB = "reminders"
 RETENTION_SECONDS = 6 * 3600
 WAITLIST_SECONDS = 300
 ESCALATION_SECONDS = 600
+CLOSED_LOOP_JOB = "content-closed-loop"
+CLOSED_LOOP_SECONDS = 180
 
 
 def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
@@ -51,6 +53,8 @@ def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
         lambda: asyncio.to_thread(runtime.handoff.escalate_due),
         ESCALATION_SECONDS,
     )
+    # Unanswered questions grouped, and the people who asked told when their answer is published.
+    add_interval_job(scheduler, CLOSED_LOOP_JOB, runtime.closed_loop.run, CLOSED_LOOP_SECONDS)
     if runtime.outbox.push_channels:
         add_interval_job(
             scheduler, "outbox", runtime.outbox.deliver, settings.telegram.outbox_interval_seconds

@@ -3,7 +3,8 @@
 The stores that can hold something of a person:
 
 * the app database — the person row; messages, answers, hand-offs, appointments (and their reminders),
-  waiting-list entries, unanswered questions and stored update keys go with it (foreign keys cascade);
+  waiting-list entries, unanswered questions (with their own words), the closed loop's follow-ups and
+  opt-out, and stored update keys go with it (foreign keys cascade);
 * Rasa's tracker store — every event of the conversation, full texts included. Rasa has no API that
   deletes them, so the rows are deleted where Rasa keeps them: SQLite or PostgreSQL, read from the same
   endpoints file Rasa runs with;

@@ -12,8 +12,10 @@ from storage.db import utcnow
 from storage.models import (
     BotMessage,
     Checklist,
+    Consent,
     FaqEntry,
     Origin,
+    Person,
     ScopeGroup,
     TextStatus,
     Translation,
@@ -134,9 +136,29 @@ def store_machine_translation(
 
 
 def record_unanswered(
-    *, session: Session, text: str, language: str, intent: str | None, confidence: float | None
+    *,
+    session: Session,
+    text: str,
+    language: str,
+    intent: str | None,
+    confidence: float | None,
+    person_id: str | None = None,
+    own_words: str | None = None,
 ) -> None:
-    session.add(UnansweredQuestion(text=text, language=language, intent=intent, confidence=confidence))
+    """Keep a question nobody could answer: ``text`` anonymised (what editors see); who asked and their
+    own words only when they are a person who gave consent (for the closed-loop message, their data)."""
+    person = session.get(Person, person_id) if person_id else None
+    asked_by = person.id if person is not None and person.consent == Consent.GIVEN else None
+    session.add(
+        UnansweredQuestion(
+            text=text,
+            language=language,
+            intent=intent,
+            confidence=confidence,
+            person_id=asked_by,
+            own_words=own_words[:2000] if asked_by and own_words else None,
+        )
+    )
 
 
 def master_versions_and_texts(

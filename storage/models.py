@@ -197,6 +197,9 @@ class UnansweredQuestion(SQLModel, table=True):
     intent: str | None = Field(default=None, max_length=64)
     confidence: float | None = None
     created_at: datetime = _ts()
+    # The person's own words, only to quote back to them in the closed-loop message (their data);
+    # never shown in the console.
+    own_words: str | None = Field(default=None, sa_type=Text)
 
 
 class ErasureRequest(SQLModel, table=True):
@@ -309,6 +312,7 @@ class Translation(SQLModel, table=True):
 from storage import (  # noqa: E402, F401
     models_audit,
     models_booking,
+    models_closed_loop,
     models_staff,
     models_translation,
 )

@@ -23,6 +23,7 @@ from storage.models import (
 )
 from storage.models_audit import AuditEvent
 from storage.models_booking import Appointment, WaitlistEntry, WaitlistStatus
+from storage.models_closed_loop import FollowUp, FollowUpOptOut, QuestionGroup, QuestionGroupMember
 from storage.models_staff import HandoffNote, LoginFailure, StaffSession
 from storage.models_translation import MemoryEntry
 
@@ -34,6 +35,8 @@ ERASED_WITH_PERSON = {
     "waiting_list": WaitlistEntry,
     "unanswered_questions": UnansweredQuestion,
     "staff_notes": HandoffNote,
+    "follow_ups": FollowUp,
+    "follow_up_opt_out": FollowUpOptOut,
 }
 
 
@@ -112,6 +115,20 @@ def export_person(*, session: Session, person_id: str) -> dict[str, Any]:
             }
             for h in handoffs
         ],
+        "unanswered_questions": [
+            {
+                "at": q.created_at,
+                "text": q.own_words or q.text,
+                "text_for_editors": q.text,
+                "language": q.language,
+            }
+            for q in session.exec(
+                select(UnansweredQuestion)
+                .where(UnansweredQuestion.person_id == person_id)
+                .order_by(col(UnansweredQuestion.id))
+            ).all()
+        ],
+        "follow_ups": _follow_ups(session, person_id),
         "staff_notes": [
             {"at": n.created_at, "text": n.text}
             for n in session.exec(
@@ -133,6 +150,35 @@ def export_person(*, session: Session, person_id: str) -> dict[str, Any]:
         ],
     }
     return data
+
+
+def _follow_ups(session: Session, person_id: str) -> dict[str, Any]:
+    """Closed-loop messages: which question was answered later by which entry, and what they said."""
+    opt_out = session.get(FollowUpOptOut, person_id)
+    rows = session.exec(
+        select(FollowUp).where(FollowUp.person_id == person_id).order_by(col(FollowUp.id))
+    ).all()
+    return {
+        "opted_out_at": opt_out.at if opt_out is not None else None,
+        "messages": [
+            {
+                "at": f.created_at,
+                "question": _own_words(session, f.question_id),
+                "entry": f.entry_key,
+                "language": f.language,
+                "translation": f.translation,
+                "status": f.status,
+                "helped": None if f.answer is None else f.answer == "helped",
+                "answered_at": f.answered_at,
+            }
+            for f in rows
+        ],
+    }
+
+
+def _own_words(session: Session, question_id: int) -> str:
+    q = session.get(UnansweredQuestion, question_id)
+    return (q.own_words or q.text) if q is not None else ""
 
 
 def summary_of(*, session: Session, person_id: str) -> dict[str, Any]:
@@ -219,9 +265,13 @@ def purge(*, session: Session, before: datetime, seen_before: datetime) -> dict[
                 col(HandoffRequest.closed_at) < before,
             ),
         ),
+        # Follow-ups first (they go with their questions too); groups keep no personal data, but an
+        # empty one is of no use any more.
+        "follow_ups": _deleted(session, delete(FollowUp).where(col(FollowUp.created_at) < before)),
         "unanswered_questions": _deleted(
             session, delete(UnansweredQuestion).where(col(UnansweredQuestion.created_at) < before)
         ),
+        "empty_question_groups": _purge_empty_groups(session),
         "past_appointments": _deleted(session, delete(Appointment).where(col(Appointment.end) < before)),
         "closed_waiting_list": _deleted(
             session,
@@ -261,3 +311,12 @@ def purge(*, session: Session, before: datetime, seen_before: datetime) -> dict[
         ),
     }
     # Reminders go with their appointments (foreign key); nothing else holds a person's data.
+
+
+def _purge_empty_groups(session: Session) -> int:
+    """Groups whose questions are all gone (purged or erased with their people)."""
+    used = select(QuestionGroupMember.group_id)
+    return _deleted(
+        session,
+        delete(QuestionGroup).where(col(QuestionGroup.id).not_in(used)),
+    )

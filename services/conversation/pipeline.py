@@ -33,6 +33,7 @@ from rendering import payloads
 from rendering.dates import local_date_time
 from rendering.messages import Button, OutMessage
 from rendering.responses import ResponseBuilder
+from services.content.closed_loop import ClosedLoop
 from services.conversation.dialogue import Dialogue, DialogueUnavailable
 from services.conversation.locks import KeyedLocks
 from services.conversation.normalise import asks_for_a_person, clean_text, has_letters
@@ -108,6 +109,7 @@ class Conversation:
         privacy: Privacy,
         consent_version: str,
         max_message_chars: int,
+        closed_loop: ClosedLoop | None = None,
     ) -> None:
         self.engine = engine
         self.responses = responses
@@ -117,6 +119,7 @@ class Conversation:
         self.privacy = privacy
         self.consent_version = consent_version
         self.max_message_chars = max_message_chars
+        self.closed_loop = closed_loop
         self.locks = KeyedLocks()
 
     async def _db(self, fn: Callable[..., T], /, **kw: Any) -> T:
@@ -295,6 +298,8 @@ class Conversation:
                     return await self._erase(person, lang)
                 await self._set_status(msg, InboundStatus.DONE)
                 return [self.responses.message("delete_cancelled", lang)]
+            case payloads.Helpful() | payloads.StopFollowUps() if self.closed_loop is not None:
+                return await self._follow_up_button(payload, person, msg, lang)
         if inb.command:
             await self._set_status(msg, InboundStatus.DONE)
             return await self._command(inb.command, person, lang)
@@ -344,6 +349,24 @@ class Conversation:
             return [self.responses.message("rasa_unavailable", lang)]
         await self._set_status(msg, InboundStatus.DONE)
         return out
+
+    async def _follow_up_button(
+        self,
+        payload: payloads.Helpful | payloads.StopFollowUps,
+        person: Person,
+        msg: InboundMessage,
+        lang: str,
+    ) -> list[OutMessage]:
+        """ "Did this help?" and "no more such messages" under a closed-loop message."""
+        assert self.closed_loop is not None
+        if isinstance(payload, payloads.Helpful):
+            out = await asyncio.to_thread(
+                self.closed_loop.answer, person.id, payload.answer_id, payload.helped, lang
+            )
+        else:
+            out = await asyncio.to_thread(self.closed_loop.opt_out, person.id, payload.answer_id, lang)
+        await self._set_status(msg, InboundStatus.DONE if out else InboundStatus.FAILED)
+        return out or [self._expired(lang)]
 
     async def _set_status(self, msg: InboundMessage, status: InboundStatus) -> None:
         if msg.id is not None:

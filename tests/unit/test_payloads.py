@@ -36,6 +36,7 @@ EXAMPLES = [
     p.AppointmentAction(True, "KL-7F3A9KMN"),
     p.Helpful(42, True),
     p.Helpful(42, False),
+    p.StopFollowUps(42),
 ]
 
 
@@ -72,6 +73,9 @@ def test_every_button_intent_round_trips():
         "a:d:KL-7F3A",
         "a:c:kl-7f3a",
         "h:y:abc",
+        "h:o:",
+        "h:o:12x",
+        "h:x:12",
         "z:anything",
         "i:" + "a" * 80,
         "b:p:" + "x" * 61,
@@ -113,6 +117,7 @@ LONGEST = [
     p.StopBooking(),
     p.AppointmentAction(True, "AB-" + "Z" * 10),  # the grammar's longest reference
     p.Helpful(999_999_999_999, False),
+    p.StopFollowUps(999_999_999_999),
 ]
 
 
