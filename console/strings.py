@@ -301,6 +301,8 @@ ACTIONS = {
     "snippet.edit": "Textbaustein geändert",
     "content.approve": "Inhalt freigegeben",
     "content.edit": "Inhalt bearbeitet",
+    "content.machine_translate": "Maschinell übersetzt (Entwürfe)",
+    "content.export": "Inhalte exportiert",
     "privacy.export": "Datenauskunft",
     "privacy.erase": "Löschung",
     "staff.create": "Konto angelegt",

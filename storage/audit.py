@@ -53,6 +53,8 @@ ACTIONS = frozenset(
         "snippet.edit",
         "content.approve",
         "content.edit",
+        "content.machine_translate",
+        "content.export",
         "privacy.export",
         "privacy.erase",
         "staff.create",
