@@ -272,7 +272,7 @@ def _message_with_placeholder(engine: Engine) -> tuple[str, str]:
 
 def test_a_message_translation_keeps_its_placeholders(seeded: Engine):
     texts = texts_of(seeded)
-    key, german = _message_with_placeholder(seeded)
+    key, _ = _message_with_placeholder(seeded)
     pair = texts.pair("message", key, "en")
     good = pair.fields[0].text
     dropped = good.replace("{kreis}", "Rhein-Sieg-Kreis")
