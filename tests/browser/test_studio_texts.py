@@ -92,16 +92,17 @@ def start_chat_in_english(page: Page, stack: Stack) -> None:
     page.get_by_role("button", name="Yes, I agree").click()
     english = page.get_by_role("button", name="English")
     english.last.click()
-    expect(page.locator(".msg.bot").last).to_be_visible()
+    expect(
+        page.locator(".msg.bot").filter(has_text="I will write to you in English now")
+    ).to_be_visible()
 
 
 def ask(page: Page, text: str, expected: str) -> str:
     """Type a question into the web chat; the bot message containing ``expected``."""
-    before = page.locator(".msg.bot").count()
     page.get_by_label("Nachricht / Message").fill(text)
     page.get_by_role("button", name="Senden / Send").click()
-    answer = page.locator(".msg.bot").nth(before)
-    expect(answer).to_contain_text(expected, timeout=45_000)
+    answer = page.locator(".msg.bot").filter(has_text=expected).last
+    expect(answer).to_be_visible(timeout=45_000)
     return answer.inner_text()
 
 
