@@ -26,6 +26,8 @@ DE: dict[str, str] = {
     ),
     "queue_counts": "{outdated} veraltet, {machine} maschinell, {draft} Entwurf, {missing} fehlen",
     "queue_empty": "In dieser Sprache ist alles geprüft.",
+    "overview_title": "Alle Sprachen",
+    "overview_row": "{outdated} veraltet, {machine} maschinell, {draft} Entwurf",
     "col_kind": "Art",
     "col_content": "Inhalt",
     "col_reason": "Warum",
@@ -46,7 +48,9 @@ DE: dict[str, str] = {
         "{n} Texte maschinell übersetzt (als „maschinell“ zur Prüfung markiert). "
         "{kept} menschliche Übersetzungen wurden nicht ersetzt."
     ),
-    "machine_failed": "Die maschinelle Übersetzung ist fehlgeschlagen: {why}",
+    "machine_failed": (
+        "Bei {n} Teilen ist die maschinelle Übersetzung fehlgeschlagen; bitte später erneut versuchen."
+    ),
     # side by side
     "pair_title": "{kind} übersetzen: {title}",
     "pair_meta": "Sprache: {language} · Stand: {state}",

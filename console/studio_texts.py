@@ -120,6 +120,14 @@ def _int(value: Any) -> int:
         return -1
 
 
+def _machine_notice(request: Request) -> str:
+    q = request.query_params
+    text = strings_texts.t("machine_done", n=q.get("n", "0"), kept=q.get("kept", "0"))
+    if q.get("failed", "0") not in ("", "0"):
+        text += " " + strings_texts.t("machine_failed", n=q.get("failed"))
+    return text
+
+
 # --- review queue -------------------------------------------------------------------------------
 
 
@@ -130,8 +138,7 @@ def review_queue(request: Request) -> HTMLResponse:
     done = request.query_params.get("done")
     notice = None
     if done == "machine":
-        q = request.query_params
-        notice = strings_texts.t("machine_done", n=q.get("n", "0"), kept=q.get("kept", "0"))
+        notice = _machine_notice(request)
     return page(
         request,
         "studio_texts_queue.html",
@@ -139,6 +146,7 @@ def review_queue(request: Request) -> HTMLResponse:
             "language": language,
             "languages": languages_for_editing(),
             "queue": texts.queue(language),
+            "overview": texts.overview(),
             "machine": texts.machine_available(language),
             "term_ids": _term_ids(request),
             "notice": notice,
@@ -162,7 +170,13 @@ async def machine_all(request: Request, session: Editor) -> Response:
     except NoModel as exc:
         return _error(request, str(exc), 409)
     query = urlencode(
-        {"lang": language, "done": "machine", "n": report.translated, "kept": report.kept_human}
+        {
+            "lang": language,
+            "done": "machine",
+            "n": report.translated,
+            "kept": report.kept_human,
+            "failed": len(report.failed),
+        }
     )
     return RedirectResponse(f"{PREFIX}/content/translations?{query}", status_code=303)
 
@@ -220,8 +234,7 @@ def _show_pair(request: Request, kind: str, key: str, language: str) -> HTMLResp
     elif done == "approve":
         notice = strings_texts.t("saved_reviewed", version=pair.master_version)
     elif done == "machine":
-        q = request.query_params
-        notice = strings_texts.t("machine_done", n=q.get("n", "0"), kept=q.get("kept", "0"))
+        notice = _machine_notice(request)
     return _pair_page(request, pair, notice=notice)
 
 
@@ -273,7 +286,14 @@ async def _machine_pair(
         return _error(request, str(exc))
     except NoModel as exc:
         return _error(request, str(exc), 409)
-    query = urlencode({"done": "machine", "n": report.translated, "kept": report.kept_human})
+    query = urlencode(
+        {
+            "done": "machine",
+            "n": report.translated,
+            "kept": report.kept_human,
+            "failed": len(report.failed),
+        }
+    )
     return RedirectResponse(f"{pair_url(kind, key, language)}?{query}", status_code=303)
 
 
@@ -516,7 +536,7 @@ async def glossary_master_save(request: Request, term_id: int, session: Editor) 
 
 @router.get("/export", response_class=HTMLResponse, dependencies=EDITOR)
 def export_page(request: Request) -> HTMLResponse:
-    files = sorted(texts_of(request).export_files())
+    files = texts_of(request).export_names()
     return page(request, "studio_texts_export.html", {"files": files, "section": "export"})
 
 

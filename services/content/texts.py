@@ -453,6 +453,21 @@ class Texts:
                         queue.missing += 1
             return queue
 
+    def overview(self) -> dict[str, Counter[str]]:
+        """Per language: how many pieces of content are outdated, machine-translated or drafts."""
+        with session_scope(self.engine) as s:
+            worst_of: dict[tuple[str, str, str], str] = {}
+            for item in editorial.review_queue(session=s):
+                k = (item.language, item.owner_type, item.owner_key)
+                old = worst_of.get(k)
+                if old is None or editorial.REASON_ORDER[item.reason] < editorial.REASON_ORDER[old]:
+                    worst_of[k] = item.reason
+        out: dict[str, Counter[str]] = {lang: Counter() for lang in languages_for_editing()}
+        for (lang, _, _), reason in worst_of.items():
+            if lang in out:
+                out[lang][reason] += 1
+        return out
+
     # --- translations ----------------------------------------------------------------------------
 
     def save_translation(
@@ -767,6 +782,13 @@ class Texts:
         return report
 
     # --- export ----------------------------------------------------------------------------------
+
+    def export_names(self) -> list[str]:
+        """The files an export holds (without building it)."""
+        with session_scope(self.engine) as s:
+            topics = sorted({e.topic for e in content.active_faqs(session=s)})
+        fixed = ["messages.yml", "checklists.yml", "glossary.yml", "scopes.yml", "offices.yml"]
+        return [f"faq/{t}.yml" for t in topics] + fixed
 
     def export_files(self) -> dict[str, str]:
         """The current content in the seed file format (``storage/seed/``): path → YAML text."""

@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from lotse.runtime import Runtime
-from lotse.settings import ConsoleSettings, WebSettings
+from lotse.runtime import Runtime, build
+from lotse.settings import ConsoleSettings, RasaSettings, Settings, WebSettings
 from rendering.renderer import Renderer
 from services.audit import Actor, Audit
 from services.content.texts import (
@@ -33,6 +34,7 @@ from storage.models import BotMessage, Checklist, FaqEntry, Origin, TextStatus, 
 from storage.models_audit import AuditEvent
 from storage.models_translation import GlossaryTerm
 from storage.seed import load_seed
+from tests.support.fake_telegram import free_port
 from tests.support.offline import offline_runtime
 from tests.translations.conftest import installed_dir, model_files  # noqa: F401 (fixtures)
 from tests.unit.test_console import CLI, PASSWORD, XSS, browser, csrf_of, signed_in
@@ -837,3 +839,46 @@ async def test_message_master_and_new_term_over_http(runtime: Runtime):
             assert "Einschulungsuntersuchung" in zf.read("glossary.yml").decode()
             assert "Bitte warten Sie kurz." in zf.read("messages.yml").decode()
     assert len(audit_rows(runtime.engine, "content.edit")) == 2
+
+
+async def test_machine_translation_from_the_console(
+    seeded: Engine,
+    database_url: str,
+    tmp_path: Path,
+    installed_dir: Path,  # noqa: F811
+):
+    settings = Settings(
+        database_url=database_url,
+        rasa=RasaSettings(
+            url=f"http://127.0.0.1:{free_port()}",
+            tracker_db=tmp_path / "tracker.db",
+            timeout_seconds=2,
+            internal_token=SecretStr("test-internal-token"),
+        ),
+        web=WebSettings(secret="test-secret-test-secret"),
+    )
+    rt = build(settings, translator=ArgosTranslator.from_installed([installed_dir]))
+    rt.staff.create("ed", "Emil Dorn", PASSWORD, ["editor"], actor=CLI)
+    with session_scope(seeded) as s:
+        for row in s.exec(
+            select(Translation).where(Translation.owner_key == ENTRY, Translation.language == "uk")
+        ).all():
+            s.delete(row)
+    path = f"/console/content/entries/{ENTRY}/translations/uk"
+    try:
+        async with signed_in(rt, "ed") as (c, csrf):
+            page = await c.get(path)
+            assert "Maschinell übersetzen (fehlende und veraltete)" in page.text
+            done = await c.post(path + "/machine", data={"csrf": csrf})
+            assert done.status_code == 303
+            shown = await c.get(done.headers["location"])
+            assert "2 Texte maschinell übersetzt" in shown.text
+            assert shown.text.count("state-machine") >= 2
+            queue = await c.get("/console/content/translations?lang=uk")
+            assert "Alles Fehlende und Veraltete maschinell übersetzen" in queue.text
+            assert "Alle Sprachen" in queue.text
+            assert re.search(rf'data-item="faq:{ENTRY}" class="reason-machine"', queue.text)
+    finally:
+        await rt.close()
+    row = row_of(seeded, "faq", ENTRY, "answer", "uk")
+    assert (row.status, row.origin) == (TextStatus.MACHINE, Origin.MT)
