@@ -507,7 +507,7 @@ class Texts:
             clean = {n: (texts.get(n) or "").strip() for n in names}
             for n in names:
                 f = by_name[n]
-                if not clean[n] and (approve or f.status is not None):
+                if not clean[n] and f.master and (approve or f.status is not None):
                     raise TextError(
                         "Bitte füllen Sie alle Felder aus."
                         if approve
