@@ -791,6 +791,9 @@ async def test_html_is_escaped_and_long_and_rtl_texts_render(runtime: Runtime):
     row = row_of(runtime.engine, "faq", ENTRY, "answer", "fa")
     assert len(row.text) == len(long_text.strip())
     assert row_of(runtime.engine, "faq", ENTRY, "question", "fa").text == XSS
+    # The bot sends the characters as plain text (no markup mode), exactly as written.
+    shown = runtime.renderer.faq(faq_id(runtime.engine, ENTRY), "fa")
+    assert shown is not None and shown.question.text == XSS and shown.answer.status == "draft"
 
 
 async def test_queue_page_orders_and_links(runtime: Runtime):
