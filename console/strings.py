@@ -304,6 +304,8 @@ ACTIONS = {
     "question.link": "Offene Fragen: beantwortet durch Eintrag",
     "question.dismiss": "Offene Fragen: nicht unsere Aufgabe",
     "question.reopen": "Offene Fragen: wieder geöffnet",
+    "content.machine_translate": "Maschinell übersetzt (Entwürfe)",
+    "content.export": "Inhalte exportiert",
     "privacy.export": "Datenauskunft",
     "privacy.erase": "Löschung",
     "staff.create": "Konto angelegt",

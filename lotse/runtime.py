@@ -25,6 +25,7 @@ from services.audit import Audit
 from services.booking.notices import CalendarFiles, Notices
 from services.booking.reminders import ReminderConfig
 from services.content.closed_loop import ClosedLoop
+from services.content.texts import Texts
 from services.conversation.pipeline import Conversation
 from services.handoff import HandoffDesk
 from services.outbox import Attachment, ChannelSender, Outbox
@@ -71,6 +72,7 @@ class Runtime:
     booking_config: BookingConfig
     reminder_config: ReminderConfig
     closed_loop: ClosedLoop
+    texts: Texts
     state: AppState = field(default_factory=AppState)
 
     async def close(self) -> None:
@@ -199,4 +201,5 @@ def build(
         booking_config=booking_config(settings),
         reminder_config=reminder_config(settings),
         closed_loop=closed_loop,
+        texts=Texts(engine, translator, audit),
     )

@@ -56,6 +56,8 @@ ACTIONS = frozenset(
         "question.link",
         "question.dismiss",
         "question.reopen",
+        "content.machine_translate",
+        "content.export",
         "privacy.export",
         "privacy.erase",
         "staff.create",

@@ -39,6 +39,11 @@ class GlossaryTerm(SQLModel, table=True):
     origin: str = Field(default="seed", max_length=8)
     updated_at: datetime = _ts()
     updated_by: str = Field(default="seed", max_length=64)
+    # Statuses as for ``Translation`` (migration 0013): the German row is the master and its
+    # ``source_version`` is the term's version; other rows name the master version they explain.
+    status: str = Field(default="draft", max_length=16)
+    source_version: int = 1
+    reviewer: str | None = Field(default=None, max_length=64)
 
     __table_args__ = (UniqueConstraint("term", "language", name="uq_glossary_term_language"),)
 

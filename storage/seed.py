@@ -99,8 +99,12 @@ def _upsert_text(
     text: str,
     status: str,
     version: int,
+    outdated: bool = False,
 ) -> None:
     existing: dict[TextKey, Translation] = session.info["seed_texts"]
+    if outdated and status != TextStatus.SOURCE:
+        # An export marks a translation of an older master version: it stays outdated here too.
+        version -= 1
     row = existing.get((owner_type, owner_key, field_name, language))
     if row is None:
         existing[(owner_type, owner_key, field_name, language)] = row = Translation(
@@ -220,6 +224,7 @@ def _load_faq_file(
                         text=str(t[fname]).strip(),
                         status=status,
                         version=entry.version,
+                        outdated=bool(t.get("outdated")),
                     )
 
 
@@ -281,7 +286,17 @@ def _load_messages(session: Session, path: Path, report: SeedReport) -> None:
                 text=_text_of(value),
                 status=str(status),
                 version=msg.version,
+                outdated=isinstance(value, dict) and bool(value.get("outdated")),
             )
+
+
+def _status_of(language: str, value: Any) -> str:
+    """A checklist text is a string, or (as the console exports it) a dict with text and status."""
+    if language == MASTER_LANGUAGE:
+        return TextStatus.SOURCE
+    if isinstance(value, dict) and value.get("status"):
+        return str(value["status"])
+    return _default_status(language)
 
 
 def _text_of(value: Any) -> str:
@@ -313,9 +328,10 @@ def _load_checklists(session: Session, path: Path, report: SeedReport) -> None:
                 owner_key=key,
                 field_name="title",
                 language=lang,
-                text=str(text),
-                status=_default_status(lang),
+                text=_text_of(text),
+                status=_status_of(lang, text),
                 version=cl.version,
+                outdated=isinstance(text, dict) and bool(text.get("outdated")),
             )
         for item in raw.get("items", []):
             for lang, text in (item.get("text") or {}).items():
@@ -325,9 +341,10 @@ def _load_checklists(session: Session, path: Path, report: SeedReport) -> None:
                     owner_key=key,
                     field_name=f"item:{item['key']}",
                     language=lang,
-                    text=str(text),
-                    status=_default_status(lang),
+                    text=_text_of(text),
+                    status=_status_of(lang, text),
                     version=cl.version,
+                    outdated=isinstance(text, dict) and bool(text.get("outdated")),
                 )
 
 

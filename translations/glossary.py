@@ -116,6 +116,19 @@ def _read_entries(path: Path, errors: list[str]) -> list[tuple[str, dict[str, tu
     return entries
 
 
+def _read_statuses(path: Path) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(term, language) → (status, outdated), as the console's export writes them (optional)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out: dict[tuple[str, str], tuple[str, bool]] = {}
+    for raw in data.get("terms") or []:
+        term = str((raw or {}).get("term") or "").strip()
+        outdated = {str(x) for x in (raw or {}).get("outdated") or []}
+        for lang, status in ((raw or {}).get("status") or {}).items():
+            if status in ("reviewed", "draft", "machine"):
+                out[(term, str(lang))] = (str(status), str(lang) in outdated)
+    return out
+
+
 @dataclass
 class GlossaryReport:
     """What ``load_glossary`` did."""
@@ -134,12 +147,19 @@ def load_glossary(session: Session, path: Path = SEED_FILE) -> GlossaryReport:
         report.errors.append(f"glossary seed file {path} is missing")
         return report
     existing = {(r.term, r.language): r for r in session.exec(select(GlossaryTerm)).all()}
+    statuses = _read_statuses(path)
     for term, langs in _read_entries(path, report.errors):
         for language, (text, gloss) in langs.items():
             row = existing.get((term, language))
             if row is None:
+                status, outdated = statuses.get((term, language), ("draft", False))
                 row = GlossaryTerm(
-                    term=term, language=language, explanation=text[:300], gloss=gloss[:120]
+                    term=term,
+                    language=language,
+                    explanation=text[:300],
+                    gloss=gloss[:120],
+                    status="source" if language == GERMAN else status,
+                    source_version=0 if outdated and language != GERMAN else 1,
                 )
                 existing[(term, language)] = row
                 session.add(row)
