@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from console import admin_routes, auth_routes, inbox_routes
+from console import admin_routes, auth_routes, inbox_routes, studio_entries
 from console.render import HERE, page
 from console.security import (
     PREFIX,
@@ -40,6 +40,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(auth_routes.router)
     app.include_router(inbox_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(studio_entries.router)
 
     @app.get(PREFIX, include_in_schema=False)
     async def console_root() -> Response:

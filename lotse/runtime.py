@@ -24,6 +24,7 @@ from rendering.responses import ResponseBuilder
 from services.audit import Audit
 from services.booking.notices import CalendarFiles, Notices
 from services.booking.reminders import ReminderConfig
+from services.content.entries import EntryStudio
 from services.conversation.pipeline import Conversation
 from services.handoff import HandoffDesk
 from services.outbox import Attachment, ChannelSender, Outbox
@@ -69,6 +70,7 @@ class Runtime:
     index: FaqIndex
     booking_config: BookingConfig
     reminder_config: ReminderConfig
+    entries: EntryStudio
     state: AppState = field(default_factory=AppState)
 
     async def close(self) -> None:
@@ -193,4 +195,5 @@ def build(
         index=FaqIndex(engine),
         booking_config=booking_config(settings),
         reminder_config=reminder_config(settings),
+        entries=EntryStudio(engine, audit, responses),
     )

@@ -20,6 +20,9 @@ REMINDERS_JOB = "reminders"
 RETENTION_SECONDS = 6 * 3600
 WAITLIST_SECONDS = 300
 ESCALATION_SECONDS = 600
+# Content freshness (review dates, versions prepared ahead): hourly, so a version "valid from" a day
+# goes live early that day and a restart never skips a day.
+FRESHNESS_SECONDS = 3600
 
 
 def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
@@ -50,6 +53,12 @@ def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
         "handoff-escalation",
         lambda: asyncio.to_thread(runtime.handoff.escalate_due),
         ESCALATION_SECONDS,
+    )
+    add_interval_job(
+        scheduler,
+        "content-freshness",
+        lambda: asyncio.to_thread(runtime.entries.freshness),
+        FRESHNESS_SECONDS,
     )
     if runtime.outbox.push_channels:
         add_interval_job(

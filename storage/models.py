@@ -310,5 +310,6 @@ from storage import (  # noqa: E402, F401
     models_audit,
     models_booking,
     models_staff,
+    models_studio,
     models_translation,
 )
