@@ -17,6 +17,7 @@ from services.booking.reminders import dispatch_due
 from storage.db import utcnow
 
 REMINDERS_JOB = "reminders"
+FRESHNESS_JOB = "content-freshness"
 RETENTION_SECONDS = 6 * 3600
 WAITLIST_SECONDS = 300
 ESCALATION_SECONDS = 600
@@ -56,7 +57,7 @@ def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
     )
     add_interval_job(
         scheduler,
-        "content-freshness",
+        FRESHNESS_JOB,
         lambda: asyncio.to_thread(runtime.entries.freshness),
         FRESHNESS_SECONDS,
     )

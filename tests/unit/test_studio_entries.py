@@ -586,3 +586,75 @@ async def test_long_and_right_to_left_answers_render_whole(runtime: Runtime):
         runtime.entries.update(entry.key, view, stamp=big.stamp, by="ed")
         page = await ed.get(f"/console/content/entries/{entry.key}")
         assert ("Sehr lang. " * 2000)[:20_000].strip() in page.text
+
+
+async def test_the_freshness_job_is_installed_and_runs_the_check(runtime: Runtime):
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from scheduler.jobs import FRESHNESS_JOB, install_jobs
+    from scheduler.setup import JOB_DEFAULTS
+
+    soon = runtime.entries.create(form(review_due=today_local() + timedelta(days=3)), by="ed")
+    scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone="UTC")
+    install_jobs(scheduler, runtime)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job(FRESHNESS_JOB)
+        assert job is not None and job.trigger.interval <= timedelta(days=1)
+        await job.func()
+    finally:
+        scheduler.shutdown(wait=False)
+    assert runtime.entries.get(soon.key).entry.needs_review
+    assert [d.reasons for d in runtime.entries.due() if d.key == soon.key] == [("soon", "needs_review")]
+
+
+async def test_a_version_prepared_through_the_pages(runtime: Runtime):
+    entry = runtime.entries.create(form(), by="ed")
+    url = f"/console/content/entries/{entry.key}"
+    new_year = date(today_local().year + 1, 1, 1)
+    async with browser(runtime) as ed:
+        csrf = await sign_in(ed, "ed")
+        past = await ed.post(
+            f"{url}/prepared",
+            data={
+                "csrf": csrf,
+                "valid_from": today_local().isoformat(),
+                "pending_question": QUESTION,
+                "pending_answer": "Neu ab heute?",
+            },
+        )
+        assert past.status_code == 400 and "muss in der Zukunft liegen" in past.text
+        assert "Neu ab heute?" in past.text  # what was typed is still there
+        made = await ed.post(
+            f"{url}/prepared",
+            data={
+                "csrf": csrf,
+                "valid_from": new_year.isoformat(),
+                "pending_question": QUESTION,
+                "pending_answer": "Ab Januar: 5 Euro.",
+            },
+        )
+        assert made.status_code == 303
+        page = await ed.get(url)
+        assert f"gilt ab {new_year.strftime('%d.%m.%Y')}" in page.text
+        stamp = field_of(
+            page.text.split('action="/console/content/entries/' + entry.key + '/prepared/en"')[1],
+            "pending_stamp",
+        )
+        done = await ed.post(
+            f"{url}/prepared/en",
+            data={
+                "csrf": csrf,
+                "pending_stamp": stamp,
+                "question": EN_QUESTION,
+                "answer": "From January: 5 euros.",
+            },
+        )
+        assert done.status_code == 303
+        page = await ed.get(url)
+        assert "geprüft von ed" in page.text and "From January: 5 euros." in page.text
+    # The live entry is unchanged until the day; then the prepared texts are live.
+    assert runtime.entries.get(entry.key).answer == ANSWER
+    assert runtime.entries.activate_due(new_year) == [entry.key]
+    view = runtime.entries.get(entry.key)
+    assert (view.answer, view.status["en"]) == ("Ab Januar: 5 Euro.", "reviewed")
