@@ -21,9 +21,10 @@ FRESHNESS_JOB = "content-freshness"
 RETENTION_SECONDS = 6 * 3600
 WAITLIST_SECONDS = 300
 ESCALATION_SECONDS = 600
-# Content freshness (review dates, versions prepared ahead): hourly, so a version "valid from" a day
-# goes live early that day and a restart never skips a day.
-FRESHNESS_SECONDS = 3600
+# Content freshness (the daily check of review dates, and versions prepared ahead): every 15 minutes,
+# so a version "valid from" a day is live within minutes of midnight and a restart never skips a day
+# (each run is idempotent: an entry is marked once, a version activated once).
+FRESHNESS_SECONDS = 900
 
 
 def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:

@@ -8,6 +8,7 @@ again and the English answer is now marked as possibly outdated. axe-core checks
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,10 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlmodel import select
 
+from bot.channels.telegram_sender import TELEGRAM_TEXT_MAX, chunks
+from rendering import payloads
 from rendering.renderer import Renderer
+from rendering.responses import ResponseBuilder
 from storage.db import make_engine, session_scope
 from storage.models import FaqEntry
 from storage.models_audit import AuditEvent
@@ -36,6 +40,7 @@ EN_ANSWER = (
     "Bring your passport or your residence permit."
 )
 ASK = "How can I get a library card for the district library?"
+_chats = itertools.count(830_000)
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +197,48 @@ def test_right_to_left_and_markup_in_the_studio(console_stack: Stack, context: B
     bubble = page.locator(".bubble")
     expect(bubble).to_contain_text("<b>fett</b>")  # as text, never as markup
     assert bubble.locator("b").count() == 0
+
+
+def test_a_long_answer_with_markup_reaches_telegram_whole_and_as_plain_text(
+    console_stack: Stack, context: BrowserContext, texts: Renderer
+):
+    stack, tg, chat = console_stack, console_stack.telegram, next(_chats)
+    page = context.new_page()
+    sign_in(page, stack, "ed")
+    marker = f"m{uuid.uuid4().hex[:6]}"
+    paragraph = "Dieser Absatz erklärt die Gebühren der Kreisbibliothek Schritt für Schritt. " * 6
+    long_answer = ("<b>Wichtig</b> & <i>bitte lesen</i>\n" + (paragraph + "\n") * 60)[:20_000].strip()
+    page.goto(f"{stack.web}/console/content/entries/new")
+    page.get_by_label("Frage (Deutsch) *", exact=True).fill(f"Alle Gebühren der Bibliothek {marker}?")
+    page.get_by_label("Antwort (Deutsch) *", exact=True).fill(long_answer)
+    page.get_by_label("Thema *", exact=True).select_option("everyday")
+    page.get_by_label(re.compile(r"^Quellen")).fill("https://www.kreis.example/gebuehren")
+    page.get_by_role("button", name="Eintrag speichern").click()
+    expect(page.get_by_role("status")).to_contain_text("gilt ab sofort")
+    key = entry_key(stack)
+    engine = make_engine(stack.settings.database_url)
+    try:
+        with session_scope(engine) as s:
+            faq_id = s.exec(select(FaqEntry).where(FaqEntry.key == key)).one().id
+        assert faq_id is not None
+        expected = (
+            ResponseBuilder(engine, texts).build("utter_faq_answer", "de", {"faq_id": faq_id}).text
+        )
+    finally:
+        engine.dispose()
+    assert long_answer in expected
+    pieces = chunks(expected)
+    assert len(pieces) >= 5 and all(len(p) <= TELEGRAM_TEXT_MAX for p in pieces)
+
+    # A person on Telegram, in German, chooses the entry.
+    tg.send_text(chat, "/start")
+    notice = tg.wait_sent(chat, 1)[-1]
+    tg.press(chat, "c:y:de", notice["message_id"])
+    prompt = tg.wait_sent(chat, 2)[-1]
+    tg.press(chat, "lang:de", prompt["message_id"])
+    greet = tg.wait_sent(chat, 4)[-1]
+    tg.press(chat, payloads.encode(payloads.FaqChoice(faq_id)), greet["message_id"])
+    sent = tg.wait_sent(chat, 4 + len(pieces))[4:]
+    assert [m["text"] for m in sent] == pieces  # the whole answer, in order, as it was written
+    assert all("parse_mode" not in m for m in sent)  # plain text: the markup is shown, not applied
+    assert "<b>Wichtig</b> & <i>bitte lesen</i>" in sent[0]["text"]
