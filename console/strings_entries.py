@@ -225,6 +225,14 @@ DE: dict[str, str] = {
         "Angezeigt wird: {language}, geprüft für eine ältere Fassung – die Person sieht dazu den "
         "Hinweis, dass die Übersetzung veraltet sein kann."
     ),
+    "preview_status_german": (
+        "Für {language} gibt es keine aktuelle Übersetzung. Die Person sieht den deutschen Text, mit "
+        "einem Hinweis in ihrer Sprache."
+    ),
+    "preview_status_bridge": (
+        "Für {language} gibt es keine aktuelle Übersetzung. Die Person sieht die Fassung auf {shown} "
+        "({status}), mit einem Hinweis."
+    ),
     "preview_inactive": "Der Eintrag ist abgeschaltet; der Lotse zeigt ihn niemandem.",
     "entry_not_found": "Diesen Eintrag gibt es nicht.",
 }

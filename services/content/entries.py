@@ -230,6 +230,11 @@ class EntryRow:
     question: str
     status: dict[str, str]  # language -> reviewed | draft | machine | outdated | missing
 
+    def by_status(self) -> list[tuple[str, list[str]]]:
+        """The languages grouped by status, in the order of ``STATUSES`` (empty groups left out)."""
+        groups = [(st, [lang for lang, s in self.status.items() if s == st]) for st in STATUSES]
+        return [(st, langs) for st, langs in groups if langs]
+
 
 @dataclass(frozen=True)
 class DueEntry:
@@ -507,8 +512,9 @@ class EntryStudio:
                     change=r.change,
                     by=r.by,
                     at=r.at,
-                    question=word_diff(old_q, r.question),
-                    answer=word_diff(old_a, r.answer),
+                    # The first step is the text itself; every later one its change.
+                    question=word_diff(old_q, r.question) if before else [Segment("same", r.question)],
+                    answer=word_diff(old_a, r.answer) if before else [Segment("same", r.answer)],
                     text_changed=before is None or (old_q, old_a) != (r.question, r.answer),
                 )
             )

@@ -510,6 +510,10 @@ async def test_an_editor_writes_edits_and_previews_an_entry(runtime: Runtime):
         # Preview in English, as the bot would send it.
         preview = await ed.get(f"/console/content/entries/{key}/preview", params={"lang": "en"})
         assert EN_ANSWER in preview.text and "geprüft" in preview.text
+        kurdish = await ed.get(f"/console/content/entries/{key}/preview", params={"lang": "ku"})
+        # No Kurdish text: the bot shows the English one (a language many Kurmanji speakers read).
+        assert "Die Person sieht die Fassung auf Englisch (geprüft)" in kurdish.text
+        assert runtime.renderer.text("faq_note_bridge", "ku") in kurdish.text
         # Edit the German text: a new version; the English preview now says it is outdated.
         stamp, version = field_of(page.text, "stamp"), field_of(page.text, "version")
         changed = entry_form(csrf, question=XSS + "?", answer=ANSWER + " Neu: auch sonntags.")
