@@ -197,6 +197,8 @@ DE: dict[str, str] = {
         "gehört zu einem älteren Text der neuen Fassung – bitte neu speichern, sonst wird sie nicht "
         "übernommen"
     ),
+    "field_tr_question": "Frage ({language})",
+    "field_tr_answer": "Antwort ({language})",
     "pending_translation_save": "Übersetzung speichern ({language})",
     "pending_translation_saved": "Die Übersetzung der neuen Fassung ist gespeichert ({language}).",
     "pending_add_language": "Sprache",

@@ -210,7 +210,6 @@ async def create_entry(request: Request, session: Editor) -> Response:
         return _form_page(
             request, form=form, errors={**exc.errors, **errors}, group=group, status_code=400
         )
-    # At merge: the closed loop links ``group`` to the new entry (ClosedLoop.link_group).
     return _redirect(f"{BASE}/entries/{entry.key}", "created")
 
 

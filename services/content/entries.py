@@ -347,11 +347,15 @@ class EntryStudio:
         audit: Audit,
         responses: ResponseBuilder,
         today: Callable[[], date] = today_local,
+        link_group: Callable[[Session, str, str, str], object] | None = None,
     ) -> None:
         self.engine = engine
         self.audit = audit
         self.responses = responses
         self.today = today
+        # The closed loop (``ClosedLoop.link_group(session, group_id, entry_key, by)``): an entry
+        # written for a group of unanswered questions is linked to it in the same transaction.
+        self.link_group = link_group
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -576,6 +580,8 @@ class EntryStudio:
             details: dict[str, Any] = {"version": 1, "languages": languages, "topic": form.topic}
             if group:
                 details["group"] = group[:64]
+                if self.link_group is not None:
+                    self.link_group(s, group, key, by)
             self.audit.record(
                 Actor.staff(by), "content.create", target=f"faq:{key}", details=details, session=s
             )

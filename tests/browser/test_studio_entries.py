@@ -191,6 +191,26 @@ def test_right_to_left_and_markup_in_the_studio(console_stack: Stack, context: B
     expect(page.get_by_role("status")).to_contain_text("gilt ab sofort")
     expect(page.locator("h1")).to_contain_text('<img src=x onerror="document.title=1">')
     assert page.title() != "1" and page.locator("main img").count() == 0
+    key = entry_key(stack)
+    # Saving the form as it came back (the browser sends CRLF line ends): no new version.
+    page.get_by_role("button", name="Änderungen speichern").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Die Änderungen sind gespeichert und gelten ab sofort."
+    )
+    assert version_of(stack, key) == 1
+    # A version prepared for 1 January, with its English translation written ahead.
+    page.get_by_label("Gilt ab *").fill("2099-01-01")
+    page.get_by_label("Neue Antwort (Deutsch) *").fill("مرحبا. Ab 2099 geöffnet auch sonntags.")
+    page.get_by_role("button", name="Neue Fassung speichern").click()
+    expect(page.locator(".pending .notice")).to_contain_text("gilt ab 01.01.2099")
+    english = page.locator('[data-pending-lang="en"]')
+    english.locator("summary").click()
+    english.get_by_label("Frage (Englisch)").fill("All library fees?")
+    english.get_by_label("Antwort (Englisch)").fill("From 2099 also open on Sundays.")
+    english.get_by_role("button", name="Übersetzung speichern (Englisch)").click()
+    expect(page.locator('[data-pending-lang="en"] summary')).to_contain_text("geprüft von ed")
+    assert version_of(stack, key) == 1  # until that day people get the current version
+    no_violations(page, "entry page with a prepared version")
     page.get_by_role("link", name="Vorschau", exact=True).click()
     page.get_by_label("Sprache der Person").select_option("de")
     page.get_by_role("button", name="Zeigen").click()

@@ -662,3 +662,19 @@ async def test_a_version_prepared_through_the_pages(runtime: Runtime):
     assert runtime.entries.activate_due(new_year) == [entry.key]
     view = runtime.entries.get(entry.key)
     assert (view.answer, view.status["en"]) == ("Ab Januar: 5 Euro.", "reviewed")
+
+
+def test_an_entry_written_for_a_group_of_questions_is_linked_to_it(runtime: Runtime):
+    linked: list[tuple[str, str, str]] = []
+
+    def link(session: object, group: str, key: str, by: str) -> None:
+        assert session is not None  # the same transaction as the new entry
+        linked.append((group, key, by))
+
+    studio = EntryStudio(runtime.engine, runtime.audit, runtime.responses, link_group=link)
+    entry = studio.create(form(), by="ed", group="12")
+    assert linked == [("12", entry.key, "ed")]
+    [created] = audit_rows(runtime.engine, "content.create")
+    assert created.details is not None and created.details["group"] == "12"
+    studio.create(form(question="Ohne Gruppe?"), by="ed")
+    assert len(linked) == 1
