@@ -597,13 +597,14 @@ class EntryStudio:
                 raise Conflict(entry.updated_by, entry.updated_at)
             if errors:
                 raise Invalid(errors)
+            previous = entry.updated_at
             now = self._claim(s, entry)
             master = _texts(s, [key]).get(key, {}).get(MASTER_LANGUAGE, {})
             old_q = master["question"].text if "question" in master else ""
             old_a = master["answer"].text if "answer" in master else ""
+            self._baseline(s, entry, old_q, old_a, previous)
             changed = (old_q, old_a) != (form.question, form.answer)
             if changed:
-                self._baseline(s, entry, old_q, old_a)
                 entry.version += 1
                 self._set_text(
                     s, key, MASTER_LANGUAGE, form.question, form.answer, entry.version, by, now
@@ -643,11 +644,12 @@ class EntryStudio:
                 raise Conflict(entry.updated_by, entry.updated_at)
             if entry.active == active:
                 return entry
+            previous = entry.updated_at
             now = self._claim(s, entry)
             master = _texts(s, [key]).get(key, {}).get(MASTER_LANGUAGE, {})
             q = master["question"].text if "question" in master else ""
             a = master["answer"].text if "answer" in master else ""
-            self._baseline(s, entry, q, a)
+            self._baseline(s, entry, q, a, previous)
             entry.active, entry.origin, entry.updated_by = active, Origin.STAFF, by
             s.add(entry)
             change = "reactivated" if active else "deactivated"
@@ -825,6 +827,7 @@ class EntryStudio:
                 if entry is None:
                     s.delete(row)
                     continue
+                previous = entry.updated_at
                 now = self._claim(s, entry)
                 master = _texts(s, [entry.key]).get(entry.key, {}).get(MASTER_LANGUAGE, {})
                 self._baseline(
@@ -832,6 +835,7 @@ class EntryStudio:
                     entry,
                     master["question"].text if "question" in master else "",
                     master["answer"].text if "answer" in master else "",
+                    previous,
                 )
                 entry.version += 1
                 entry.origin, entry.updated_by = Origin.STAFF, row.updated_by
@@ -938,7 +942,7 @@ class EntryStudio:
         return now
 
     @staticmethod
-    def _baseline(session: Session, entry: FaqEntry, question: str, answer: str) -> None:
+    def _baseline(session: Session, entry: FaqEntry, question: str, answer: str, at: datetime) -> None:
         """An entry from the seed files has no history yet: its text before the first change."""
         known = session.exec(
             select(FaqRevision.id).where(FaqRevision.entry_key == entry.key).limit(1)
@@ -952,7 +956,7 @@ class EntryStudio:
                     question=question,
                     answer=answer,
                     by=entry.updated_by,
-                    at=entry.updated_at,
+                    at=at,
                 )
             )
             session.flush()

@@ -260,6 +260,18 @@ def test_a_staff_edit_of_a_seed_entry_survives_a_seed_reload(runtime: Runtime):
     assert studio.get(key).answer.endswith("(vom Kreis ergänzt)")
     steps = studio.history(key)
     assert [s.change for s in steps] == ["edited", "seed"]  # the seed text before the first change
+    assert steps[1].at < steps[0].at and steps[1].version == 1 and steps[0].version == 2
+    # Another seed entry, only its keywords changed: its history starts with the seed text too.
+    other = studio.rows(topic="school")[0].key
+    view = studio.get(other)
+    meta = EntryForm.of(view.entry, view.question, view.answer)
+    meta.keywords = [*meta.keywords, "Schulanmeldung"]
+    studio.update(other, meta, stamp=view.stamp, by="ed")
+    steps = studio.history(other)
+    assert [(s.change, s.version, s.text_changed) for s in steps] == [
+        ("edited", 1, False),
+        ("seed", 1, True),
+    ]
 
 
 def test_freshness_marks_entries_due_and_confirm_clears_them(runtime: Runtime):
