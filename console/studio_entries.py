@@ -9,7 +9,7 @@ in it, so nothing is lost. All writes go through ``services.content.entries.Entr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -112,26 +112,32 @@ def start(request: Request) -> HTMLResponse:
     s = studio(request)
     s.activate_due()  # a version prepared for today is live before anyone reads the list
     q = request.query_params
-    filters = {
+
+    def pick(name: str, allowed: Collection[str]) -> str:
+        value = q.get(name) or ""
+        return value if value in allowed else ""
+
+    text = {
         "q": (q.get("q") or "").strip()[:200],
-        "topic": q.get("topic") if q.get("topic") in TOPICS else "",
+        "topic": pick("topic", TOPICS),
         "scope": (q.get("scope") or "")[:64],
-        "language": q.get("language") if q.get("language") in TARGET_LANGUAGES else "",
-        "status": q.get("status") if q.get("status") in STATUSES else "",
-        "due": q.get("due") if q.get("due") in ("due", "overdue") else "",
-        "needs_review": q.get("needs_review") == "1",
-        "state": q.get("state") if q.get("state") in ("active", "inactive") else "",
+        "language": pick("language", TARGET_LANGUAGES),
+        "status": pick("status", STATUSES),
+        "due": pick("due", ("due", "overdue")),
+        "state": pick("state", ("active", "inactive")),
     }
+    needs_review = q.get("needs_review") == "1"
     rows = s.rows(
-        query=filters["q"],  # type: ignore[arg-type]
-        topic=filters["topic"] or None,  # type: ignore[arg-type]
-        scope=filters["scope"] or None,  # type: ignore[arg-type]
-        language=filters["language"] or None,  # type: ignore[arg-type]
-        status=filters["status"] or None,  # type: ignore[arg-type]
-        needs_review=bool(filters["needs_review"]),
-        due=filters["due"] or None,  # type: ignore[arg-type]
-        state=filters["state"] or None,  # type: ignore[arg-type]
+        query=text["q"],
+        topic=text["topic"] or None,
+        scope=text["scope"] or None,
+        language=text["language"] or None,
+        status=text["status"] or None,
+        needs_review=needs_review,
+        due=text["due"] or None,
+        state=text["state"] or None,
     )
+    filters: dict[str, object] = {**text, "needs_review": needs_review}
     counts = s.counts()
     return page(
         request,

@@ -537,6 +537,12 @@ async def test_an_editor_writes_edits_and_previews_an_entry(runtime: Runtime):
         assert "Neue Fassung 2" in page.text
         preview = await ed.get(f"/console/content/entries/{key}/preview", params={"lang": "en"})
         assert 'data-outdated="yes"' in preview.text
+        outdated = await ed.get("/console/content", params={"language": "en", "status": "outdated"})
+        assert f'data-entry="{key}"' in outdated.text
+        reviewed = await ed.get("/console/content", params={"language": "en", "status": "reviewed"})
+        assert f'data-entry="{key}"' not in reviewed.text and "data-entry=" in reviewed.text
+        kita = await ed.get("/console/content", params={"topic": "kita", "scope": "kreis"})
+        assert f'data-entry="{key}"' not in kita.text and "data-entry=" in kita.text
         assert runtime.renderer.text("faq_note_outdated", "en") in preview.text
         history = await ed.get(f"/console/content/entries/{key}/history")
         assert "<ins> Neu: auch sonntags.</ins>" in history.text or "<ins>Neu:" in history.text
