@@ -15,7 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from console import admin_routes, auth_routes, inbox_routes, studio_questions, studio_texts
+from console import (
+    admin_routes,
+    auth_routes,
+    inbox_routes,
+    studio_entries,
+    studio_questions,
+    studio_texts,
+)
 from console.render import HERE, page
 from console.security import (
     PREFIX,
@@ -42,6 +49,7 @@ def install_console(app: FastAPI) -> None:
     app.include_router(admin_routes.router)
     app.include_router(studio_questions.router)
     app.include_router(studio_texts.router)
+    app.include_router(studio_entries.router)
 
     @app.get(PREFIX, include_in_schema=False)
     async def console_root() -> Response:

@@ -25,6 +25,7 @@ from services.audit import Audit
 from services.booking.notices import CalendarFiles, Notices
 from services.booking.reminders import ReminderConfig
 from services.content.closed_loop import ClosedLoop
+from services.content.entries import EntryStudio
 from services.content.texts import Texts
 from services.conversation.pipeline import Conversation
 from services.handoff import HandoffDesk
@@ -73,6 +74,7 @@ class Runtime:
     reminder_config: ReminderConfig
     closed_loop: ClosedLoop
     texts: Texts
+    entries: EntryStudio
     state: AppState = field(default_factory=AppState)
 
     async def close(self) -> None:
@@ -202,4 +204,5 @@ def build(
         reminder_config=reminder_config(settings),
         closed_loop=closed_loop,
         texts=Texts(engine, translator, audit),
+        entries=EntryStudio(engine, audit, responses, link_group=closed_loop.link_new_entry),
     )

@@ -17,11 +17,16 @@ from services.booking.reminders import dispatch_due
 from storage.db import utcnow
 
 REMINDERS_JOB = "reminders"
+FRESHNESS_JOB = "content-freshness"
 RETENTION_SECONDS = 6 * 3600
 WAITLIST_SECONDS = 300
 ESCALATION_SECONDS = 600
 CLOSED_LOOP_JOB = "content-closed-loop"
 CLOSED_LOOP_SECONDS = 180
+# Content freshness (the daily check of review dates, and versions prepared ahead): every 15 minutes,
+# so a version "valid from" a day is live within minutes of midnight and a restart never skips a day
+# (each run is idempotent: an entry is marked once, a version activated once).
+FRESHNESS_SECONDS = 900
 
 
 def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
@@ -55,6 +60,12 @@ def install_jobs(scheduler: AsyncIOScheduler, runtime: Runtime) -> None:
     )
     # Unanswered questions grouped, and the people who asked told when their answer is published.
     add_interval_job(scheduler, CLOSED_LOOP_JOB, runtime.closed_loop.run, CLOSED_LOOP_SECONDS)
+    add_interval_job(
+        scheduler,
+        FRESHNESS_JOB,
+        lambda: asyncio.to_thread(runtime.entries.freshness),
+        FRESHNESS_SECONDS,
+    )
     if runtime.outbox.push_channels:
         add_interval_job(
             scheduler, "outbox", runtime.outbox.deliver, settings.telegram.outbox_interval_seconds

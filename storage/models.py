@@ -314,5 +314,6 @@ from storage import (  # noqa: E402, F401
     models_booking,
     models_closed_loop,
     models_staff,
+    models_studio,
     models_translation,
 )

@@ -341,6 +341,21 @@ class ClosedLoop:
             raise ClosedLoopError("question_group_unknown")
         return group
 
+    def link_new_entry(
+        self, session: Session, group: str, entry_key: str, by: str
+    ) -> QuestionGroup | None:
+        """An entry created "from this group" in the studio answers it (in the entry's transaction).
+
+        ``group`` comes from a form field: a value that names no open group (forged, or decided
+        meanwhile by another editor) leaves the new entry standing on its own.
+        """
+        if not group.isdigit():
+            return None
+        try:
+            return self.link_group(session, int(group), entry_key, by)
+        except ClosedLoopError:
+            return None
+
     def link_group(self, session: Session, group_id: int, entry_key: str, by: str) -> QuestionGroup:
         """The group is answered by ``entry_key`` (an audit row); its people are told by ``send_due``."""
         group = self._group(session, group_id)
