@@ -27,6 +27,7 @@ from services.content.closed_loop import (
     group_views,
     refresh_groups,
 )
+from services.content.entries import EntryForm
 from services.conversation.pipeline import Inbound
 from storage import content, people
 from storage.db import session_scope, utcnow
@@ -523,3 +524,36 @@ async def test_the_scheduler_runs_it_every_few_minutes(runtime: Runtime):
         assert len(follow_ups(runtime.engine, pid)) == 1
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_an_entry_created_from_a_group_answers_it_and_a_forged_group_changes_nothing(
+    runtime: Runtime,
+):
+    """The studio's "create an entry from this group": the new entry links the group in its own
+    transaction and the person who asked is told; a group value naming no group is ignored."""
+    engine = runtime.engine
+    asker = person(engine, "w-angel")
+    ask(engine, asker, ANGEL)
+    gid = only_group(engine)
+    form = EntryForm(
+        question="Wo bekomme ich einen Angelschein?",
+        answer="Den Fischereischein gibt die untere Fischereibehörde Ihrer Stadt aus.",
+        topic="everyday",
+        sources=["https://www.lanuv.nrw.de/"],
+        decided_by=["untere Fischereibehörde"],
+        last_verified=utcnow().date(),
+        review_due=utcnow().date() + timedelta(days=180),
+    )
+    entry = runtime.entries.create(form, by="ed", group=str(gid))
+    with session_scope(engine) as s:
+        group = s.get(QuestionGroup, gid)
+        assert group is not None and group.entry_key == entry.key
+    assert runtime.closed_loop.send_due() == 1
+    [msg] = follow_ups(engine, asker)
+    assert "Fischereibehörde" in msg.text and "Hat das geholfen?" in msg.text
+
+    other = EntryForm(**{**form.__dict__, "question": "Wo gibt es einen Fischereischein?"})
+    standing = runtime.entries.create(other, by="ed", group="99999")  # no such group
+    assert standing.key != entry.key and runtime.entries.create(
+        EntryForm(**{**form.__dict__, "question": "Angelschein, wo?"}), by="ed", group="1; DROP"
+    )
