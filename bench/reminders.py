@@ -103,7 +103,7 @@ def _prepare(engine: Engine, n: int, now: datetime) -> dict[str, int]:
             owners.insert(k * 10, next(iter(chats)))
         appointments = [
             Appointment(
-                reference=f"B-{i:06d}",
+                reference=f"BN-{i:06d}",  # the product's form (its buttons carry it)
                 person_id=pid,
                 case_manager_id="bench-cm",
                 office_id="bench",
