@@ -83,7 +83,7 @@ def test_04_flood_control(stack: Stack, db: Engine, figure: Figure):
             30,
             "the timed-out reply to be marked unknown",
         )
-        time.sleep(stack.settings.telegram.outbox_interval_seconds + 1)  # a resend would be seen now
+        time.sleep(stack.settings.telegram.outbox_interval_seconds + 0.5)  # a resend would show now
     finally:
         tg.clear_injections()
     elapsed = time.monotonic() - began
@@ -132,15 +132,16 @@ _REFERENCE = re.compile(r"BN-\d{6}")
 
 
 def test_05_reminder_burst_within_telegram_limits(pg_url: str, figure: Figure):
-    """2,000 reminders to 2,000 chats and 10 to one chat (quick: 200 and 10), through the product's
+    """2,000 reminders to 2,000 chats and 10 to one chat (quick: 100 and 4), through the product's
     dispatcher and reminder sender: never over 30 sends in any second overall, about 1 per second
     per chat (burst 2), all sent well within 100 s."""
     others = scale(100, 2000)
-    n = others + 10
+    to_one = scale(4, 10)  # the one chat's sends take a second each: quick keeps them few
+    n = others + to_one
     engine = make_engine(pg_url)
     tg = FakeTelegram(global_rate=30).start()
     try:
-        chats = _prepare(engine, n, datetime.now(UTC))
+        chats = _prepare(engine, n, datetime.now(UTC), busy=to_one)
         for chat in chats.values():
             tg.open_chat(chat)
         busy = next(iter(chats.values()))
@@ -182,22 +183,22 @@ def test_05_reminder_burst_within_telegram_limits(pg_url: str, figure: Figure):
     for c in sends:
         per_chat[int(c.params["chat_id"])].append(c.at)
     busy_times = sorted(per_chat[busy])
-    assert len(busy_times) == 10
+    assert len(busy_times) == to_one
     # About one a second, bursts of 2 tolerated: in any w seconds at most w + 1 sends to one chat.
     # The fake stamps a request when it arrives, after the limiter let it go; it shares this
     # process (and its GIL) with the dispatcher, so a stamp can lag: windows 150 ms short absorb it.
     jitter = 0.15
-    for w in (1, 2, 3, 5, 8):
+    for w in range(1, to_one):
         most = max(max_in_window(times, w - jitter) for times in per_chat.values())
         assert most <= w + 1, (w, [round(b - busy_times[0], 3) for b in busy_times])
     busiest = max(max_in_window(times, 1 - jitter) for times in per_chat.values())
     span = busy_times[-1] - busy_times[0]
-    limit = 100.0 if n >= 2010 else 100 * n / 2010 + 10  # quick: the one chat's 10 take ~10 s
+    limit = 100.0 * n / 2010 + (0 if n >= 2010 else 10)  # quick: + 10 s for a loaded machine
     assert elapsed < limit
     figure(
         5,
         "reminder burst within Telegram limits",
-        f"{others} chats + 10 to one chat: {len(sends)}/{n} sent once in {elapsed:.1f} s "
+        f"{others} chats + {to_one} to one chat: {len(sends)}/{n} sent once in {elapsed:.1f} s "
         f"({len(sends) / elapsed:.1f}/s); at most {overall} in any 1 s overall, {busiest} to one "
-        f"chat (its 10 over {span:.1f} s, w+1 in any w s); 0 answered 429",
+        f"chat (its {to_one} over {span:.1f} s, w+1 in any w s); 0 answered 429",
     )
