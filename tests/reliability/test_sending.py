@@ -28,8 +28,8 @@ from storage.db import make_engine
 from storage.models import OutboundMessage, OutboxStatus, Person
 from storage.models_booking import Reminder, ReminderStatus
 from tests.conftest import _pg_database
+from tests.reliability.channel_support import consented, max_in_window, wait_until
 from tests.reliability.conftest import Figure, scale
-from tests.reliability.support import consented, max_in_window, wait_until
 from tests.support import fake_telegram as ft
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.stack import Stack

@@ -1,7 +1,8 @@
 """Reference tests #1–#3: Telegram's webhook on the real app process (and long polling for #2).
 
-The app runs in webhook mode next to the session stack (``support.webhook_app``: same database, the
-trained Rasa, the action server, the fake Bot API server); the test posts updates as Telegram does.
+The app runs in webhook mode next to the session stack (``channel_support.webhook_app``: same
+database, the trained Rasa, the action server, the fake Bot API server); the test posts updates as
+Telegram does.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from storage.models import (
     SeenUpdate,
     TelegramUpdate,
 )
-from tests.reliability.conftest import Figure, scale
-from tests.reliability.support import (
+from tests.reliability.channel_support import (
     WebhookApp,
     consented,
     count,
@@ -39,6 +39,7 @@ from tests.reliability.support import (
     wait_until,
     webhook_app,
 )
+from tests.reliability.conftest import Figure, scale
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.reliability
