@@ -266,10 +266,30 @@ def test_23_someone_elses_appointment(stack: Stack, db: Engine, texts: Renderer,
         owner_id = appt.person_id
         events = rasa.get(f"/conversations/{owner_id}/tracker").json()["events"]
     assert not any(e.get("event") == "user" and "a:" in str(e.get("text")) for e in events)
+
+    # Command arguments: the reference typed (as a person would read it out), in both channels.
+    typed = [f"bitte {reference} streichen", f"{reference} bitte auf freitag verlegen"]
+    for text in typed:
+        before = len(tg.sent(chat))
+        tg.send_text(chat, text)
+        shown += [m["text"] for m in tg.wait_sent(chat, before + 1, timeout=60)[before:]]
+        shown += [m["text"] for m in stack.chat(intruder_web, text=text)]
+    time.sleep(1.0)
+    with Session(db) as s:
+        appt_now = s.exec(select(Appointment).where(Appointment.reference == reference)).one()
+        typed_denied = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "access.denied", col(AuditEvent.id) > (denied[-1].id or 0)
+            )
+        ).all()
+    assert (appt_now.status, appt_now.start) == (appt.status, appt.start)
+    assert not any(secret and secret in text for text in shown for secret in secrets_of_owner)
+    assert {e.person for e in typed_denied} <= {intruder_tg, intruder_web_id}
     figure(
         23,
         "access control (IDOR)",
         f"{2 * len(attempts)} forged cancel/move buttons (Telegram and web) for another person's "
         f"appointment: {2 * len(attempts)} generic 'not found' answers, {len(denied)} access.denied "
-        "audit rows with the pseudonym of the one who tried, 0 details shown, appointment untouched",
+        "audit rows with the pseudonym of the one who tried; the reference typed 4 times "
+        f"({len(typed_denied)} more rows); 0 details shown, appointment untouched",
     )
