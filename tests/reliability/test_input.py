@@ -285,11 +285,30 @@ def test_23_someone_elses_appointment(stack: Stack, db: Engine, texts: Renderer,
     assert (appt_now.status, appt_now.start) == (appt.status, appt.start)
     assert not any(secret and secret in text for text in shown for secret in secrets_of_owner)
     assert {e.person for e in typed_denied} <= {intruder_tg, intruder_web_id}
+
+    # The calendar file of the owner's appointment, asked for by the intruder's browser: 404 as for
+    # no appointment at all, and audited.
+    ics = stack.browser(intruder_web).get(f"/api/appointments/{reference}.ics")
+    nothing = stack.browser(intruder_web).get(f"/api/appointments/{nowhere}.ics")
+    assert (ics.status_code, ics.text) == (nothing.status_code, nothing.text) == (404, nothing.text)
+    assert "BEGIN:VCALENDAR" not in ics.text
+    with Session(db) as s:
+        ics_denied = s.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "access.denied",
+                col(AuditEvent.details).is_not(None),
+                col(AuditEvent.id) > max([e.id or 0 for e in [*denied, *typed_denied]]),
+            )
+        ).all()
+    assert [(e.person, e.target, e.details) for e in ics_denied] == [
+        (intruder_web_id, f"appointment:{reference}", {"attempt": "calendar_file"})
+    ]
     figure(
         23,
         "access control (IDOR)",
         f"{2 * len(attempts)} forged cancel/move buttons (Telegram and web) for another person's "
         f"appointment: {2 * len(attempts)} generic 'not found' answers, {len(denied)} access.denied "
         "audit rows with the pseudonym of the one who tried; the reference typed 4 times "
-        f"({len(typed_denied)} more rows); 0 details shown, appointment untouched",
+        f"({len(typed_denied)} more rows); its .ics asked for: 404, audited; 0 details shown, "
+        "appointment untouched",
     )
