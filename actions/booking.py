@@ -16,11 +16,13 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlmodel import Session
 
 from actions.base import ServiceAction
 from actions.constants import TOPIC_INTENTS
 from actions.services import get_services
 from lotse.runtime import Runtime
+from services.audit import SYSTEM
 from storage import appointments, calendar
 from storage.db import session_scope, utcnow
 from storage.vocabulary import TOPICS
@@ -364,6 +366,26 @@ def _reference(tracker: Tracker) -> str | None:
     return appointments.normalize_reference(str(ref)) if ref else None
 
 
+def _refuse_if_not_theirs(
+    services: Runtime, session: Session, person_id: str, reference: str, attempt: str
+) -> None:
+    """A reference to someone else's appointment: an audit row (the person who tried, the
+    reference; nothing else). The person gets the same answer as for a reference that does not
+    exist, so nothing tells them it does."""
+    other = appointments.get_by_reference(session, reference)
+    if other is None or other.person_id == person_id:
+        return
+    services.audit.record(
+        SYSTEM,
+        "access.denied",
+        person=person_id,
+        target=f"appointment:{other.reference}",
+        details={"attempt": attempt},
+        session=session,
+    )
+    logger.warning("access denied: %s named someone else's appointment (%s)", person_id[:8], attempt)
+
+
 class ActionCancelAppointment(ServiceAction):
     """Cancel one's own appointment (by button, by reference, or the only upcoming one)."""
 
@@ -388,7 +410,9 @@ class ActionCancelAppointment(ServiceAction):
                 return []
             try:
                 appointments.cancel(s, person_id=tracker.sender_id, reference=ref, now=now)
-            except appointments.BookingError:
+            except appointments.BookingError as exc:
+                if isinstance(exc, appointments.AppointmentNotFound):
+                    _refuse_if_not_theirs(self.services, s, tracker.sender_id, ref, "cancel")
                 dispatcher.utter_message(response="appointment_not_found")
                 if upcoming:
                     dispatcher.utter_message(response="my_appointments_list", references=upcoming)
@@ -412,6 +436,8 @@ class ActionStartReschedule(ServiceAction):
             ref = _reference(tracker) or (upcoming[0].reference if len(upcoming) == 1 else None)
             appt = next((a for a in upcoming if a.reference == ref), None)
             if appt is None:
+                if ref is not None:
+                    _refuse_if_not_theirs(self.services, s, tracker.sender_id, ref, "move")
                 dispatcher.utter_message(response="appointment_not_found")
                 if upcoming:
                     dispatcher.utter_message(

@@ -64,10 +64,10 @@ def _max_in_window(times: list[float], window: float = 1.0) -> int:
     return max((bisect.bisect_left(ordered, t + window) - i for i, t in enumerate(ordered)), default=0)
 
 
-def _prepare(engine: Engine, n: int, now: datetime) -> dict[str, int]:
+def _prepare(engine: Engine, n: int, now: datetime, busy: int = 10) -> dict[str, int]:
     """People, appointments tomorrow and one due reminder each; returns person id -> chat id."""
     chats: dict[str, int] = {}
-    busy_count = min(10, n)
+    busy_count = min(busy, n)
     with session_scope(engine) as s:
         s.add(Office(id="bench", name="Rathaus Bench", address="Markt 1", municipality="bench"))
         s.add(CaseManager(id="bench-cm", name="Bench", languages=["de"]))
@@ -103,7 +103,7 @@ def _prepare(engine: Engine, n: int, now: datetime) -> dict[str, int]:
             owners.insert(k * 10, next(iter(chats)))
         appointments = [
             Appointment(
-                reference=f"B-{i:06d}",
+                reference=f"BN-{i:06d}",  # the product's form (its buttons carry it)
                 person_id=pid,
                 case_manager_id="bench-cm",
                 office_id="bench",

@@ -148,9 +148,9 @@ def build(
     )
     bot = telegram_bot(settings)
     senders: dict[str, ChannelSender] = {"telegram": TelegramSender(bot)} if bot is not None else {}
-    calendar_files = CalendarFiles(engine, responses)
     env = {"RASA_TRACKER_DB": str(settings.rasa.tracker_db), **os.environ}
     audit = Audit(engine)
+    calendar_files = CalendarFiles(engine, responses, audit)
     privacy = Privacy(
         engine,
         tracker=TrackerStore(tracker_store_url(settings.rasa.endpoints_file, env)),

@@ -73,6 +73,9 @@ ACTIONS = frozenset(
         "staff.login",
         "staff.login_failed",
         "audit.verify",
+        # A person named someone else's appointment (a forged button, a typed reference): refused
+        # with the answer an unknown reference gets; the row names the person who tried.
+        "access.denied",
     }
 )
 REASONS = frozenset(

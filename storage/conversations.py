@@ -24,6 +24,11 @@ def _hashed(key: str) -> str:
     return "h:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:64]
 
 
+def update_seen(*, session: Session, key: str) -> bool:
+    """Whether ``mark_update_seen`` recorded this key (within the two days keys are kept)."""
+    return session.get(SeenUpdate, _hashed(key)) is not None
+
+
 def mark_update_seen(*, session: Session, key: str) -> bool:
     """Record an update id of someone not (yet) consenting; False when it was seen before."""
     try:

@@ -2,9 +2,10 @@
 
 Telegram resends an update it got no 2xx for, and gives up after 24 h; it never resends one that was
 answered. So the update is stored (``storage.telegram_updates``) before the 200, then handed to the
-PTB application's queue; it is forgotten once handled (``forget_handled``). A process that dies in
-between hands the stored updates to the next start (``requeue_waiting``). Repeats of an update id are
-answered 200 and not queued again; the message pipeline deduplicates too.
+PTB application's queue; once handled its content is forgotten and its id stays seen for two days
+(``forget_handled``). A process that dies in between hands the stored updates to the next start
+(``requeue_waiting``). Repeats of an update id, while it waits or after it was handled, are answered
+200 and not queued again (the handlers never run twice); the message pipeline deduplicates too.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ async def webhook(request: Request, runtime: RuntimeDep) -> Response:
         return JSONResponse({"ok": False, "error": "not ready"}, status_code=503)
     if await asyncio.to_thread(_keep, runtime, update_id, payload):
         await application.update_queue.put(Update.de_json(payload, application.bot))
+    else:
+        logger.info("webhook: update %d delivered again: answered, not queued", update_id)
     return JSONResponse({"ok": True})
 
 

@@ -13,6 +13,7 @@ from rendering.booking_views import reminder_message
 from rendering.ics import appointment_ics, ics_filename
 from rendering.messages import OutMessage
 from rendering.responses import ResponseBuilder
+from services.audit import SYSTEM, Audit
 from services.booking.reminders import Sender
 from services.outbound import SendFailed
 from services.outbox import PULL_CHANNELS, Attachment, ChannelSender, Outbox
@@ -31,14 +32,26 @@ ICS_RESPONSES = frozenset({"booking_done", "appointment_moved"})
 class CalendarFiles:
     """The ``.ics`` file of a person's appointment, and the files that follow a message."""
 
-    def __init__(self, engine: Engine, responses: ResponseBuilder) -> None:
+    def __init__(self, engine: Engine, responses: ResponseBuilder, audit: Audit | None = None) -> None:
         self.engine = engine
         self.responses = responses
+        self.audit = audit
 
     def calendar_file(self, reference: str, person_id: str, language: str) -> bytes | None:
         """The .ics file of a person's own appointment (None if it is not theirs)."""
         with session_scope(self.engine) as s:
             appt = get_by_reference(s, reference)
+            if appt is not None and appt.person_id != person_id and self.audit is not None:
+                # Someone else's: the same 404 as for no appointment at all, and an audit row.
+                self.audit.record(
+                    SYSTEM,
+                    "access.denied",
+                    person=person_id,
+                    target=f"appointment:{appt.reference}",
+                    details={"attempt": "calendar_file"},
+                    session=s,
+                )
+                logger.warning("access denied: %s asked for someone else's .ics", person_id[:8])
             if appt is None or appt.person_id != person_id:
                 return None
             office = calendar.get_office(s, appt.office_id)

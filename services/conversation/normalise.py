@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Controls, zero-width and bidi characters; also the other invisible ones (soft hyphen, combining
+# grapheme joiner, Arabic letter mark, Mongolian vowel separator, word joiner and invisible
+# operators, the byte order mark), so that a text of them alone is empty.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069"
+    r"\u00ad\u034f\u061c\u180e\u2060-\u2064\ufeff]"
+)
 
 
 def clean_text(text: str) -> str:

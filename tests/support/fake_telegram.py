@@ -407,6 +407,29 @@ class FakeTelegram:
         }
         return self._push({"message": message})
 
+    def send_content(
+        self,
+        chat_id: int,
+        content: dict[str, Any],
+        language: str = "de",
+        kind: str = "message",
+        message_id: int | None = None,
+    ) -> int:
+        """A person sends anything else (``content``: e.g. ``{"voice": {...}}``, ``{"location": …}``,
+        a text with ``entities`` or ``forward_origin``); ``kind="edited_message"`` edits
+        ``message_id``."""
+        chat, user = self._chat_and_sender(chat_id, None)
+        message: dict[str, Any] = {
+            "message_id": message_id or self._message_id(),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self.user(user, language),
+            **content,
+        }
+        if kind == "edited_message":
+            message["edit_date"] = int(time.time())
+        return self._push({kind: message})
+
     def press(
         self,
         chat_id: int,

@@ -106,6 +106,9 @@ async def test_help_language_and_duplicates(services: Runtime):
 def test_clean_text_removes_bidi_overrides_and_controls():
     assert clean_text(" \u202ekita\u202c\x00 ") == "kita"
     assert clean_text("مرحبا 🙂") == "مرحبا 🙂"
+    # Every invisible character goes, so a text of them alone is empty (reliability #22).
+    assert clean_text("\u200b\u200c\u200d\ufeff\u2060\u00ad\u034f\u061c\u180e\u2063") == ""
+    assert clean_text("Integra\u00adtions\u2060kurs") == "Integrationskurs"
 
 
 async def test_request_language_never_overrides_the_persons_choice(services: Runtime):

@@ -19,6 +19,7 @@ from bot.app import create_app
 from bot.channels.telegram import build_application
 from lotse.runtime import Runtime
 from lotse.settings import TelegramSettings
+from storage import telegram_updates
 from storage.db import session_scope
 from storage.models import TelegramUpdate
 from tests.support.fake_telegram import FakeTelegram
@@ -175,3 +176,18 @@ async def test_a_late_button_answer_still_counts_and_an_edit_gets_no_second_repl
     finally:
         await application.stop()
         await application.shutdown()
+
+
+def test_a_handled_update_is_not_kept_again(engine: Engine):
+    """Reliability #2: Telegram redelivers an update after it was handled: it is not queued again,
+    and nothing of its content is kept."""
+    payload = update(77, 7077, "hallo")
+    with session_scope(engine) as s:
+        assert telegram_updates.keep(session=s, update_id=77, payload=payload)
+    with session_scope(engine) as s:
+        assert not telegram_updates.keep(session=s, update_id=77, payload=payload)  # waiting
+        telegram_updates.forget(session=s, update_id=77)
+    with session_scope(engine) as s:
+        assert not telegram_updates.keep(session=s, update_id=77, payload=payload)  # handled
+        assert telegram_updates.waiting(session=s) == []
+        assert s.exec(select(TelegramUpdate)).all() == []
