@@ -58,6 +58,9 @@ def runtime_for(database_url: str, tmp_path: Path, fake: FakeTelegram) -> Runtim
             base_url=fake.base_url,
             base_file_url=fake.base_file_url,
             webhook_secret=SecretStr(WEBHOOK_SECRET),
+            # Not a pacing test: no 1/s per chat wait between a person's messages.
+            per_chat_per_second=100.0,
+            chat_burst=100,
         ),
     )
     return build(settings)

@@ -11,8 +11,9 @@ logs as the command line does (stderr, which the test writes to a log file), and
   ``sendMessage`` was answered by Telegram and before anything is committed about it.
 
 CONFIG_JSON: ``database_url``, ``token``, ``base_url``, ``base_file_url`` and optionally ``interval``,
-``crash_after``, ``stale_after`` (seconds), ``per_second`` (the process's overall Telegram rate) and
-``start_at`` (a wall-clock time to wait for, so that several processes start together).
+``crash_after``, ``stale_after`` (seconds), ``batch`` (rows per claim), ``per_second`` (the process's
+overall Telegram rate) and ``start_at`` (a wall-clock time to wait for, so that several processes start
+together).
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def runtime_for(config: dict[str, Any]) -> Runtime:
             overall_per_second=int(config.get("per_second", 30)),
             outbox_interval_seconds=1.0,
         ),
-        reminders=ReminderSettings(interval_seconds=float(config.get("interval", 1.0))),
+        reminders=ReminderSettings(
+            interval_seconds=float(config.get("interval", 1.0)), batch=int(config.get("batch", 100))
+        ),
     )
     return build(settings)
 

@@ -39,7 +39,7 @@ def test_14_crash_between_send_and_commit(
     """kill -9 after Telegram accepted a reminder and before anything was committed, many times; then
     a restarted dispatcher finishes. At most one duplicate per crash, each one detectable (the row is
     ``unknown``: the send may have happened; it is never resent blindly), no reminder lost."""
-    crashes_wanted = scale(3, 100)
+    crashes_wanted = scale(2, 100)
     rng = random.Random(14)
     people = telegram_people(seeded, fake, crashes_wanted * 10 + 5)  # up to 8 sends in flight
     chats = [c for _, c in people]
@@ -115,7 +115,7 @@ ORPHANS = {
 def test_16_kill_9_under_write_load(database_url: str, engine: Engine, tmp_path: Path, figure: Figure):
     """kill -9 the writer 50 times (full) at random moments: the database is intact (integrity check),
     no orphaned rows, every committed transaction is there whole, none half, and writing resumes."""
-    runs = scale(4, 50)
+    runs = scale(3, 50)
     rng = random.Random(16)
     committed: set[str] = set()
     erased: set[str] = set()

@@ -31,7 +31,7 @@ def p99(values: list[float]) -> float:
 
 
 def test_15_write_contention(database_url: str, engine: Engine, tmp_path: Path, figure: Figure):
-    per_writer = scale(100, 1000)
+    per_writer = scale(60, 1000)
     writers = 4
     start_at = time.time() + 3.0
     procs = [

@@ -226,9 +226,19 @@ async def test_19_retention_purge(seeded: Engine, database_url: str, tmp_path: P
             pids.append(p.id)
             s.add(InboundMessage(person_id=p.id, channel="telegram", text=f"alt {i}", received_at=old))
             s.add(InboundMessage(person_id=p.id, channel="telegram", text=f"neu {i}"))
-    for pid in pids:
-        add_events(tracker_url, pid, ["alt"], age=timedelta(days=200))
-        add_events(tracker_url, pid, ["neu"])
+    add_events(tracker_url, "someone", [])  # Rasa's table, as Rasa 3.6 creates it
+    tracker = create_engine(tracker_url)
+    with tracker.begin() as conn:
+        for pid in pids:
+            for t, ts in (("alt", old.timestamp()), ("neu", utcnow().timestamp())):
+                conn.execute(
+                    text(
+                        "INSERT INTO events (sender_id, type_name, timestamp, data) "
+                        "VALUES (:s, 'user', :t, :d)"
+                    ),
+                    {"s": pid, "t": ts, "d": json.dumps({"text": t})},
+                )
+    tracker.dispose()
     privacy = Privacy(seeded, tracker=TrackerStore(tracker_url), retention_days=180)
     t0 = time.monotonic()
     report = privacy.purge_expired()
