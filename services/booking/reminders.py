@@ -11,6 +11,11 @@ The rows in ``reminder`` are the truth; APScheduler only wakes ``dispatch_due``
        └──► missed (fell due while nobody sent it and is no longer useful; ``reason`` says why)
        └──► cancelled (its appointment was cancelled)
 
+A row becomes ``sending`` only when its request is about to leave the process: the app's Telegram send
+path announces that after pacing and flood control (``services.outbound.announcing``), so a worker
+killed while its sends wait leaves them ``claimed`` (put back and sent by the next run) and only the
+requests really in flight become ``unknown``.
+
 The claim and every state change are in ``storage.reminders`` (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, conditional updates everywhere), so two app processes never send the same row.
 
