@@ -24,7 +24,7 @@ from services.privacy import Privacy, TrackerStore
 from storage.db import session_scope, utcnow
 from storage.handoff import open_handoff
 from storage.models import InboundMessage, OutboundMessage, Person
-from tests.reliability.conftest import Figure, scale
+from tests.reliability.conftest import ROOT, Figure, scale
 from tests.reliability.conversation_run import (
     Client,
     converse,
@@ -131,6 +131,9 @@ async def test_17_erasure_reaches_every_store(
         scheduler.shutdown(wait=False)
     assert jobs and all(j.args == () and j.kwargs == {} for j in jobs)
     assert stores == {"MemoryJobStore"}, stores
+    # PTB persistence: none is configured (a PicklePersistence file would be one more store to erase).
+    sources = [*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("lotse").rglob("*.py")]
+    assert not [p.name for p in sources if "Persistence(" in p.read_text(encoding="utf-8")]
     # The outbox (replies, the reminder) went with the person.
     with session_scope(seeded) as s:
         assert s.exec(select(OutboundMessage).where(OutboundMessage.person_id == x.pid)).all() == []
@@ -153,7 +156,8 @@ async def test_17_erasure_reaches_every_store(
         f"{database_url.split(':')[0]}: 0 hits for chat id, name, phone, texts in the app DB "
         f"({'raw files and WAL included, ' if raw == {} and database_url.startswith('sqlite') else ''}"
         f"pseudonym only in the erasure receipt and audit rows), Rasa tracker, outbox, log; scheduler "
-        f"job store in memory without person data; receipt lists {len(receipt)} stores all ok; "
+        f"job store in memory without person data; no PTB persistence; receipt lists "
+        f"{len(receipt)} stores ({', '.join(receipt)}) all ok; "
         f"{elapsed:.2f} s with {others} others kept",
     )
 
