@@ -11,6 +11,9 @@ the outbox and the reminder dispatcher decide from them what to do next:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 
@@ -39,3 +42,34 @@ class RateLimited(Exception):
 
 class SendTimeout(Exception):
     """The send timed out: it may or may not have been delivered, so it is never retried blindly."""
+
+
+class SendAborted(Exception):
+    """The caller withdrew the send just before its request (e.g. the reminder was cancelled)."""
+
+
+# --- "the request leaves now" ------------------------------------------------------------------------
+# A caller that must record that a send began (the reminder dispatcher: a row is ``sending`` only
+# while a request may really be on its way, so a crash before it leaves is safe to retry) installs a
+# callback with ``announcing``; the send path calls ``request_starting()`` after every wait (pacing,
+# flood control) and right before the request. The callback may raise ``SendAborted``.
+
+StartCallback = Callable[[], Awaitable[None]]
+_starting: ContextVar[StartCallback | None] = ContextVar("lotse_request_starting", default=None)
+
+
+@contextmanager
+def announcing(callback: StartCallback) -> Iterator[None]:
+    """Run ``callback`` when a send inside this block is about to leave the process."""
+    token = _starting.set(callback)
+    try:
+        yield
+    finally:
+        _starting.reset(token)
+
+
+async def request_starting() -> None:
+    """Called by a send path right before its request leaves the process (after any waiting)."""
+    callback = _starting.get()
+    if callback is not None:
+        await callback()

@@ -40,7 +40,7 @@ from services.audit import SYSTEM, Audit
 from services.outbox import Attachment
 from storage import privacy_rows
 from storage.appointments import export_of
-from storage.db import session_scope, utcnow
+from storage.db import checkpoint_sqlite, session_scope, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +108,17 @@ class TrackerStore:
         if self.url is None:
             return 0
         engine = create_engine(self.url)
+        sqlite = engine.dialect.name == "sqlite"
         try:
             with engine.begin() as conn:
                 if not _has_events_table(conn):
                     return 0  # Rasa has not stored anything yet
-                return int(conn.execute(text(sql), params).rowcount or 0)
+                if sqlite:  # overwrite the deleted texts, do not leave them in free pages
+                    conn.exec_driver_sql("PRAGMA secure_delete=ON")
+                n = int(conn.execute(text(sql), params).rowcount or 0)
+            if sqlite and n:
+                checkpoint_sqlite(engine)  # in case Rasa's file is in WAL mode
+            return n
         finally:
             engine.dispose()
 
@@ -216,6 +222,7 @@ class Privacy:
             request = privacy_rows.open_erasure(session=s, pseudonym=person_id)
         receipt.stores += [StoreResult(store, n) for store, n in counts.items()]
         receipt.stores.append(self._erase_tracker(person_id))
+        checkpoint_sqlite(self.engine)  # the erased texts must not stay in the WAL either
         with session_scope(self.engine) as s:
             privacy_rows.record_erasure(
                 session=s,
@@ -288,6 +295,8 @@ class Privacy:
             logger.warning("Rasa tracker store not purged: %s", type(exc).__name__)
             report["conversation_engine"] = -1
         report["erasures_completed"] = self.retry_erasures()
+        if any(n > 0 for n in report.values()):
+            checkpoint_sqlite(self.engine)  # purged texts must not stay in the WAL
         if any(n > 0 for n in report.values()):
             logger.info("retention: %s", {k: v for k, v in report.items() if v})
         return report

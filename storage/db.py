@@ -53,7 +53,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten, not left in free pages (an erasure must really erase; Debian's
+    # SQLite has this on by default, other builds do not).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+
+
+def checkpoint_sqlite(engine: Engine) -> None:
+    """Copy the WAL into the database file and truncate it (no-op elsewhere).
+
+    WAL frames keep the old versions of pages until the WAL is reused, so after an erasure the texts
+    would stay in ``-wal`` (secure_delete only clears the database file's pages).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    if busy:
+        logger.warning("SQLite WAL checkpoint after an erasure was blocked by a reader; retried later")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

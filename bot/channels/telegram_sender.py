@@ -28,7 +28,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from rendering.messages import OutMessage
 from rendering.payloads import CALLBACK_DATA_MAX_BYTES
-from services.outbound import RateLimited, SendFailed, SendTimeout
+from services.outbound import RateLimited, SendFailed, SendTimeout, request_starting
 from services.outbox import Attachment
 from services.pacing import RateLimiter
 
@@ -84,6 +84,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
             return await callback(*args, **kwargs)
         try:
             async with self.pacing.sending(str(chat)):
+                await request_starting()  # after the wait: the request leaves now
                 return await callback(*args, **kwargs)
         except RetryAfter as exc:
             self.pacing.pause(retry_after_seconds(exc) + 0.1)
@@ -169,6 +170,12 @@ class TelegramSender:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+
+    @property
+    def announces_requests(self) -> bool:
+        """Whether each request calls ``request_starting()`` right before it leaves: it does when it goes
+        through ``TelegramRateLimiter`` (the runtime's bot), see ``services.outbound.announcing``."""
+        return isinstance(getattr(self.bot, "rate_limiter", None), TelegramRateLimiter)
 
     async def _ready(self) -> None:
         # Idempotent: the app's Telegram application initialises the same bot; a command-line or

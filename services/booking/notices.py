@@ -15,7 +15,7 @@ from rendering.messages import OutMessage
 from rendering.responses import ResponseBuilder
 from services.audit import SYSTEM, Audit
 from services.booking.reminders import Sender
-from services.outbound import SendFailed
+from services.outbound import SendFailed, request_starting
 from services.outbox import PULL_CHANNELS, Attachment, ChannelSender, Outbox
 from storage import calendar, people
 from storage.appointments import claim_waitlist_notice, get_by_reference, waiting_with_free_slots
@@ -98,14 +98,18 @@ class Notices:
             )
             sender = senders.get(person.channel)
             if sender is not None:
+                if not getattr(sender, "announces_requests", False):
+                    await request_starting()  # a sender that cannot say when its request leaves
                 await sender.send(person.external_id, msg)
                 await asyncio.to_thread(self._record, person, msg, sent=True)
             elif person.channel in PULL_CHANNELS:
+                await request_starting()
                 await asyncio.to_thread(self._record, person, msg, sent=False)
             else:
                 raise SendFailed(f"no {person.channel} sender configured", retryable=True)
             logger.info("reminder %s (%s) sent to %s", reminder.id, reminder.kind, person.id[:8])
 
+        send.announces_requests = True  # type: ignore[attr-defined]
         return send
 
     def _person(self, person_id: str) -> Person | None:

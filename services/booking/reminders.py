@@ -11,6 +11,11 @@ The rows in ``reminder`` are the truth; APScheduler only wakes ``dispatch_due``
        └──► missed (fell due while nobody sent it and is no longer useful; ``reason`` says why)
        └──► cancelled (its appointment was cancelled)
 
+A row becomes ``sending`` only when its request is about to leave the process: the app's Telegram send
+path announces that after pacing and flood control (``services.outbound.announcing``), so a worker
+killed while its sends wait leaves them ``claimed`` (put back and sent by the next run) and only the
+requests really in flight become ``unknown``.
+
 The claim and every state change are in ``storage.reminders`` (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, conditional updates everywhere), so two app processes never send the same row.
 
@@ -35,7 +40,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from services.outbound import RateLimited, SendFailed, SendTimeout
+from services.outbound import RateLimited, SendAborted, SendFailed, SendTimeout, announcing
 from services.pacing import RateLimiter
 from storage import reminders as reminder_rows
 from storage.db import utcnow
@@ -171,64 +176,100 @@ async def dispatch_due(
     report.reaped = await asyncio.to_thread(reminder_rows.reap, engine, now=now, stale_after=stale_after)
     gate = asyncio.Semaphore(max(1, concurrency))
 
+    lazy = bool(getattr(sender, "announces_requests", False))
+
     async def deliver(reminder: Reminder, appointment: Appointment) -> None:
         assert reminder.id is not None
         rid = reminder.id
         for _ in range(max_rate_limit_retries + 1):
-            # Mark first, then pace: the limiter must be the last thing before the request.
-            if not await asyncio.to_thread(
-                reminder_rows.set_status,
-                engine,
-                rid,
-                expect=ReminderStatus.CLAIMED,
-                worker=worker,
-                status=ReminderStatus.SENDING,
-                claimed_at=clock(),
-                attempts=Reminder.attempts + 1,
-            ):
-                report.skipped += 1  # cancelled or moved after the claim
-                return
-            reminder.attempts += 1
+            # A row is ``sending`` only while its request may really be on the way: a sender that
+            # announces its request (``services.outbound.announcing``: the Telegram send path, after
+            # pacing and flood control) marks it then, so a crash while it waits leaves it ``claimed``
+            # (safe to send again). Any other sender: mark first, then pace (the limiter is the last
+            # thing before the request).
+            marked = False
+
+            async def mark() -> None:
+                nonlocal marked
+                if marked:
+                    return
+                if not await asyncio.to_thread(
+                    reminder_rows.set_status,
+                    engine,
+                    rid,
+                    expect=ReminderStatus.CLAIMED,
+                    worker=worker,
+                    status=ReminderStatus.SENDING,
+                    claimed_at=clock(),
+                    attempts=Reminder.attempts + 1,
+                ):
+                    raise SendAborted("cancelled or moved after the claim")
+                marked = True
+                reminder.attempts += 1
+
             try:
                 async with gate:
-                    if limiter is None:
-                        await sender(reminder, appointment)
-                    else:
-                        async with limiter.sending(appointment.person_id):
+                    if not lazy:
+                        await mark()
+                    with announcing(mark):
+                        if limiter is None:
                             await sender(reminder, appointment)
+                        else:
+                            async with limiter.sending(appointment.person_id):
+                                await sender(reminder, appointment)
+                    await mark()  # nothing was announced: nothing left the process
+            except SendAborted:
+                report.skipped += 1  # cancelled or moved after the claim
+                if marked:  # withdrawn after the mark (a sender's own check): nothing was sent
+                    await _finish(rid, ReminderStatus.PENDING, None)
+                return
             except RateLimited as exc:
                 report.rate_limited += 1
                 if limiter is not None:
                     limiter.pause(exc.retry_after + 0.1)
-                await asyncio.to_thread(
-                    reminder_rows.set_status,
-                    engine,
-                    rid,
-                    expect=ReminderStatus.SENDING,
-                    worker=worker,
-                    status=ReminderStatus.CLAIMED,
-                    attempts=Reminder.attempts - 1,
-                )
-                reminder.attempts -= 1
+                if marked:
+                    await asyncio.to_thread(
+                        reminder_rows.set_status,
+                        engine,
+                        rid,
+                        expect=ReminderStatus.SENDING,
+                        worker=worker,
+                        status=ReminderStatus.CLAIMED,
+                        attempts=Reminder.attempts - 1,
+                    )
+                    reminder.attempts -= 1
                 continue
             except SendTimeout:
-                await _finish(rid, ReminderStatus.UNKNOWN, "send timed out; may have been delivered")
+                await _finish(
+                    rid, ReminderStatus.UNKNOWN, "send timed out; may have been delivered", at(marked)
+                )
                 report.unknown += 1
                 return
             except SendFailed as exc:
+                counted: dict[str, Any] = {}
+                if not marked:  # refused before any request (no sender, person gone): an attempt too
+                    counted["attempts"] = Reminder.attempts + 1
+                    reminder.attempts += 1
                 if exc.retryable and reminder.attempts < max_attempts:
                     retry_at = now + timedelta(minutes=2**reminder.attempts)
                     await _finish(
-                        rid, ReminderStatus.PENDING, exc.reason[:300], next_attempt_at=retry_at
+                        rid,
+                        ReminderStatus.PENDING,
+                        exc.reason[:300],
+                        at(marked),
+                        next_attempt_at=retry_at,
+                        **counted,
                     )
                     report.requeued += 1
                 else:
-                    await _finish(rid, ReminderStatus.FAILED, exc.reason[:300])
+                    await _finish(rid, ReminderStatus.FAILED, exc.reason[:300], at(marked), **counted)
                     report.failed += 1
                 return
             except Exception as exc:  # the sender broke mid-send: outcome unknown, do not resend
                 logger.exception("reminder %s: sender raised", rid)
-                await _finish(rid, ReminderStatus.UNKNOWN, f"sender error {type(exc).__name__}")
+                await _finish(
+                    rid, ReminderStatus.UNKNOWN, f"sender error {type(exc).__name__}", at(marked)
+                )
                 report.unknown += 1
                 return
             await _finish(rid, ReminderStatus.SENT, None, sent_at=clock())
@@ -247,12 +288,22 @@ async def dispatch_due(
         ):
             report.requeued += 1
 
-    async def _finish(rid: int, status: str, reason: str | None, **values: Any) -> None:
+    def at(marked: bool) -> str:
+        """The state a row is in while its send is being decided."""
+        return ReminderStatus.SENDING if marked else ReminderStatus.CLAIMED
+
+    async def _finish(
+        rid: int,
+        status: str,
+        reason: str | None,
+        expect: str = ReminderStatus.SENDING,
+        **values: Any,
+    ) -> None:
         await asyncio.to_thread(
             reminder_rows.set_status,
             engine,
             rid,
-            expect=ReminderStatus.SENDING,
+            expect=expect,
             worker=worker,
             status=status,
             reason=reason,

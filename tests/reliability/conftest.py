@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import pytest
 
+from tests.support.telegram_fixtures import fake  # noqa: F401 (the fake Bot API, one per module)
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "var" / "reliability"
 FULL = os.environ.get("LOTSE_RELIABILITY", "quick") == "full"
