@@ -19,6 +19,7 @@ from console import (
     admin_routes,
     auth_routes,
     inbox_routes,
+    reminder_routes,
     studio_entries,
     studio_questions,
     studio_texts,
@@ -46,6 +47,7 @@ def install_console(app: FastAPI) -> None:
     app.mount(PREFIX + "/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(auth_routes.router)
     app.include_router(inbox_routes.router)
+    app.include_router(reminder_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(studio_questions.router)
     app.include_router(studio_texts.router)

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from console.reminder_routes import open_count
 from console.render import page
 from console.security import PREFIX, Forbidden, role, staff_of
 from console.strings import t
@@ -79,6 +80,7 @@ def inbox(request: Request) -> HTMLResponse:
             "topics": topic_labels(request),
             "view": view,
             "views": VIEWS,
+            "reminders_open": open_count(request),
         },
     )
 

@@ -19,6 +19,7 @@ DE: dict[str, str] = {
     "nav_accounts": "Konten",
     "nav_audit": "Protokoll",
     "nav_escalations": "Überfällig",
+    "nav_reminders": "Erinnerungen",
     "nav_erasures": "Löschungen",
     "nav_password": "Mein Passwort",
     "logout": "Abmelden",
@@ -241,6 +242,24 @@ DE: dict[str, str] = {
         "dass jemand antwortet."
     ),
     "escalations_empty": "Keine überfälligen Übergaben.",
+    # reminders that did not reach the person
+    "reminders_title": "Erinnerungen, die nicht sicher angekommen sind",
+    "reminders_intro": (
+        "Diese Terminerinnerungen konnte der Bot nicht (sicher) zustellen. Die Person weiß "
+        "vielleicht nicht mehr von ihrem Termin. Bitte erinnern Sie sie auf anderem Weg oder "
+        "behalten Sie den Termin im Blick, und markieren Sie die Erinnerung dann als erledigt."
+    ),
+    "reminders_empty": "Alle Erinnerungen sind angekommen.",
+    "reminders_inbox_note": "{count} Terminerinnerung(en) nicht sicher angekommen",
+    "reminder_done": "Erledigt",
+    "reminder_done_label": "Erinnerung zu Termin {reference} als erledigt markieren",
+    "reminder_checked": "Die Erinnerung ist als erledigt markiert.",
+    "reminder_gone": "Diese Erinnerung braucht keine Bearbeitung (mehr).",
+    "col_appointment": "Termin",
+    "col_office": "Büro",
+    "col_reminder": "Erinnerung",
+    "col_status": "Status",
+    "col_why": "Grund",
     # erasures
     "erasures_title": "Unvollständige Löschungen",
     "erasures_intro": (
@@ -298,6 +317,7 @@ ACTIONS = {
     "handoff.close": "Abgeschlossen",
     "handoff.escalate": "Eskaliert (Frist verstrichen)",
     "handoff.note": "Interne Notiz",
+    "reminder.check": "Erinnerung erledigt",
     "snippet.edit": "Textbaustein geändert",
     "content.approve": "Inhalt freigegeben",
     "content.edit": "Inhalt bearbeitet",
@@ -342,6 +362,16 @@ LANGUAGES = {
     "ku": "Kurdisch (Kurmancî)",
 }
 
+REMINDER_STATES: dict[str, str] = {
+    "missed": "nicht gesendet (zu spät)",
+    "unknown": "unklar (Zeitüberschreitung)",
+    "failed": "von Telegram abgelehnt",
+}
+REMINDER_KINDS: dict[str, str] = {
+    "reminder": "Erinnerung vor dem Termin",
+    "cancellation": "Absage durch das Büro",
+}
+
 STRINGS: dict[str, dict[str, str]] = {"de": DE}
 LABELS: dict[str, dict[str, str]] = {
     "reason": REASONS,
@@ -352,6 +382,8 @@ LABELS: dict[str, dict[str, str]] = {
     "action": ACTIONS,
     "problem": PROBLEMS,
     "language": LANGUAGES,
+    "reminder_state": REMINDER_STATES,
+    "reminder_kind": REMINDER_KINDS,
 }
 
 

@@ -50,6 +50,7 @@ ACTIONS = frozenset(
         "handoff.close",
         "handoff.escalate",
         "handoff.note",
+        "reminder.check",
         "snippet.edit",
         "content.approve",
         "content.edit",

@@ -67,6 +67,7 @@ class ReminderStatus(StrEnum):
     UNKNOWN = "unknown"  # the send timed out or the worker died mid-send: staff check, never resent
     FAILED = "failed"  # Telegram refused it (blocked bot, bad chat) or attempts ran out
     CANCELLED = "cancelled"  # its appointment was no longer booked when it fell due
+    CHECKED = "checked"  # missed / unknown / failed, and a case manager has dealt with it
 
 
 class WaitlistStatus(StrEnum):

@@ -151,3 +151,35 @@ def with_status(
             .limit(limit)
         ).all()
     )
+
+
+# Reminders that did not (certainly) reach the person: case managers see them in the console.
+NEEDS_A_LOOK = ("missed", "unknown", "failed")
+
+
+def needing_a_look(*, session: Session, limit: int = 200) -> list[tuple[Reminder, Appointment]]:
+    """Missed, unknown and failed reminders of booked appointments, the soonest appointment first."""
+    return list(
+        session.exec(
+            select(Reminder, Appointment)
+            .join(Appointment, col(Appointment.id) == col(Reminder.appointment_id))
+            .where(col(Reminder.status).in_(NEEDS_A_LOOK), Appointment.status == "booked")
+            .order_by(col(Appointment.start), col(Reminder.id))
+            .limit(limit)
+        ).all()
+    )
+
+
+def mark_checked(*, session: Session, reminder_id: int) -> tuple[Reminder, Appointment] | None:
+    """A case manager dealt with a reminder that needed a look; None if it needs none (any more)."""
+    row = session.exec(
+        select(Reminder, Appointment)
+        .join(Appointment, col(Appointment.id) == col(Reminder.appointment_id))
+        .where(Reminder.id == reminder_id, col(Reminder.status).in_(NEEDS_A_LOOK))
+    ).first()
+    if row is None:
+        return None
+    reminder, appointment = row
+    reminder.status = "checked"
+    session.add(reminder)
+    return reminder, appointment

@@ -224,6 +224,11 @@ def test_login_inbox_and_admin_pages_pass_axe(console_stack: Stack, context: Bro
     page.goto(f"{console_stack.web}/console/snippets")
     expect(page.get_by_role("heading", name="Textbausteine")).to_be_visible()
     assert axe_violations(page) == []
+    page.goto(f"{console_stack.web}/console/reminders")
+    expect(
+        page.get_by_role("heading", name="Erinnerungen, die nicht sicher angekommen sind")
+    ).to_be_visible()
+    assert axe_violations(page) == []
     # A case manager is refused the administration, with a page that says so.
     page.goto(f"{console_stack.web}/console/admin/accounts")
     expect(page.get_by_role("alert")).to_contain_text("fehlt Ihrem Konto die Berechtigung")

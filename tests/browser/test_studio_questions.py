@@ -30,7 +30,7 @@ from tests.browser.conftest import axe_violations, sign_in
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-_chats = itertools.count(830_000)
+_chats = itertools.count(850_000)  # apart from the other browser modules
 # Words the trained model cannot place (the e2e tests' gibberish).
 QUESTION = "xqzv blorp fnord"
 ANSWER = "Blorp-Fnord gibt es im Bürgerbüro Ihrer Stadt. Bringen Sie Ihren Ausweis mit."

@@ -586,3 +586,50 @@ async def test_notes_and_ready_made_replies(runtime: Runtime):
     ]
     receipt = runtime.privacy.erase_everywhere(person_id)
     assert receipt.rows("staff_notes") == 1
+
+
+async def test_reminders_that_did_not_arrive_are_escalated_to_case_managers(runtime: Runtime):
+    """A missed, unknown or failed reminder of a booked appointment is listed for case managers (the
+    inbox says how many); marking it done is an audit row and takes it off the list."""
+    from storage import calendar
+    from storage.models_booking import Appointment, Reminder
+
+    _, person_id = handoff(runtime.engine, who="w-reminder")
+    start = utcnow() + timedelta(days=1)
+    with session_scope(runtime.engine) as s:
+        manager = calendar.case_managers(s)[0]
+        office = calendar.offices(s)[0]
+        appt = Appointment(
+            reference="KL-7F3AX9QM",
+            person_id=person_id,
+            case_manager_id=manager.id,
+            office_id=office.id,
+            start=start,
+            end=start + timedelta(hours=1),
+            topic="kita",
+            language="ar",
+        )
+        s.add(appt)
+        s.flush()
+        assert appt.id is not None
+        for status, reason in (("missed", "fell due while the bot was down"), ("sent", None)):
+            s.add(Reminder(appointment_id=appt.id, due_at=utcnow(), status=status, reason=reason))
+    async with signed_in(runtime, "cm") as (cm, csrf):
+        inbox = await cm.get("/console/inbox")
+        assert "1 Terminerinnerung(en) nicht sicher angekommen" in inbox.text
+        listed = await cm.get("/console/reminders")
+        assert listed.status_code == 200
+        assert "KL-7F3AX9QM" in listed.text and "nicht gesendet (zu spät)" in listed.text
+        assert "fell due while the bot was down" in listed.text
+        [reminder_id] = re.findall(r'data-reminder="(\d+)"', listed.text)
+        url = f"/console/reminders/{reminder_id}/checked"
+        assert (await cm.post(url)).status_code == 403  # no CSRF token
+        done = await cm.post(url, data={"csrf": csrf})
+        assert done.status_code == 303 and "reminder_checked" in done.headers["location"]
+        again = await cm.post(url, data={"csrf": csrf})  # a double click
+        assert "reminder_gone" in again.headers["location"]
+        assert "Alle Erinnerungen sind angekommen." in (await cm.get("/console/reminders")).text
+    [row] = audit_rows(runtime.engine, "reminder.check")
+    assert row.person == person_id and row.target == f"reminder:{reminder_id}"
+    async with signed_in(runtime, "ed") as (editor, _):
+        assert (await editor.get("/console/reminders")).status_code == 403
