@@ -132,10 +132,17 @@ class Conversation:
 
     async def handle(self, inb: Inbound) -> list[OutMessage]:
         """Process one update and return what to send back right away (also kept in the outbox)."""
+        push: list[str] = []
         async with self.locks.hold(f"{inb.channel}:{inb.external_id}"):
-            return await self._handle(inb)
+            out = await self._handle(inb, push)
+        # Sent after the lock is released: delivery is paced (about 1 message/s per Telegram chat),
+        # and a burst from one person must not hold up the processing of their next messages, nor
+        # the update slots everyone else's messages need. The outbox keeps each person's order.
+        for person_id in push:
+            await self.outbox.deliver(person_id=person_id)
+        return out
 
-    async def _handle(self, inb: Inbound) -> list[OutMessage]:
+    async def _handle(self, inb: Inbound, push: list[str]) -> list[OutMessage]:
         if inb.text is not None:
             inb.text = clean_text(inb.text)  # before anything looks at it: "\u200b/start" is "/start"
         if inb.text and inb.text.startswith("/") and inb.command is None:
@@ -191,7 +198,7 @@ class Conversation:
         if not ids and out:  # erased in this very request: the last words are not kept
             await self.outbox.send_unstored(inb.channel, inb.external_id, out)
         elif person.channel in self.outbox.push_channels:
-            await self.outbox.deliver(person_id=person.id)
+            push.append(person.id)
         return out
 
     def _stored_replies(self, *, session: Session, message_id: int) -> list[OutMessage]:
