@@ -43,9 +43,9 @@ class RasaClient:
             raise RasaUnavailable(str(exc) or type(exc).__name__) from exc
         return data if isinstance(data, list) else []
 
-    async def model_loaded(self) -> bool:
+    async def model_loaded(self, timeout: float = 5.0) -> bool:  # noqa: ASYNC109 (a probe's own limit)
         try:
-            resp = await self._http.get("/status", timeout=5)
+            resp = await self._http.get("/status", timeout=timeout)
             return resp.status_code == 200 and bool(resp.json().get("model_file"))
         except (httpx.HTTPError, ValueError):
             return False

@@ -17,6 +17,7 @@ import httpx
 from bot.supervisor import ProcessSpec, process_specs, start
 from lotse.settings import Settings, TelegramSettings, WebSettings
 from tests.support.fake_telegram import free_port
+from tests.support.stack import Stack
 
 T = TypeVar("T")
 
@@ -88,3 +89,12 @@ def kill(proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGKILL) ->
 def log_text(log_dir: Path, name: str) -> str:
     path = log_dir / f"{name}.log"
     return path.read_text(errors="replace") if path.exists() else ""
+
+
+def without_abuse_limits(stack: Stack) -> Stack:
+    """Load tests send far more than one person would from one address: lift the per-minute limits."""
+    web = stack.settings.web.model_copy(
+        update={"sender_per_minute": 1_000_000, "client_per_minute": 1_000_000}
+    )
+    stack.settings = stack.settings.model_copy(update={"web": web})
+    return stack
