@@ -57,6 +57,12 @@ EXPORT_PATH = "/api/chat/export"
 RECOVER_AFTER = timedelta(minutes=2)
 # A claim on kept messages older than this belongs to a process that died.
 CLAIM_STALE = timedelta(minutes=5)
+# A message in a language the NLU does not know waits at most this long for its English version.
+MT_WAIT_SECONDS = 2.0
+# Rasa loads a person's whole current session on every turn, and sends it to the actions and the NLG
+# endpoint: turns get slower as it grows (§0 finding 3). A new session every so many messages (slots
+# carry over; never inside a form) keeps a long conversation as fast as a short one.
+SESSION_TURNS = 30
 
 
 @dataclass
@@ -404,6 +410,13 @@ class Conversation:
         sent = text
         if not from_payload and lang not in nlu_languages() and text:
             sent = await self._to_english(text, lang)
+        turns = await self._db(conversations.count_inbound, person_id=person.id)
+        if (
+            turns
+            and turns % SESSION_TURNS == 0
+            and await self.dialogue.start_new_session(person.id, {"language": lang})
+        ):
+            logger.info("person %s: new Rasa session after %d messages", person.id[:8], turns)
         # Ids only: what a person writes never goes into the log.
         logger.info(
             "person %s -> rasa (%s, %s)", person.id[:8], lang, "button" if from_payload else "text"
@@ -424,7 +437,7 @@ class Conversation:
             return text
         try:
             return await asyncio.wait_for(
-                asyncio.to_thread(self.translator.translate, text, lang, "en"), timeout=3.0
+                asyncio.to_thread(self.translator.translate, text, lang, "en"), timeout=MT_WAIT_SECONDS
             )
         except (TranslationUnavailable, TimeoutError):
             return text
