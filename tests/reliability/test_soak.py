@@ -10,7 +10,6 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,8 +19,8 @@ import pytest
 from storage import people
 from storage.db import make_engine, session_scope
 from tests.reliability.conftest import Figure, scale
-from tests.reliability.support import percentile, rss_mb, without_abuse_limits
-from tests.support.stack import Stack, make_stack
+from tests.reliability.support import percentile, rss_mb
+from tests.support.stack import Stack
 
 QUESTIONS = [
     ("Wie melde ich mein Kind in der Kita an?", "kita"),
@@ -32,13 +31,8 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def soak_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = without_abuse_limits(make_stack(tmp_path_factory.mktemp("soak-stack")))
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
+def soak_stack(private_stack: Stack) -> Stack:
+    return private_stack
 
 
 def _turn(client: httpx.Client, sender: str, text: str, **body: Any) -> tuple[float, dict[str, Any]]:
@@ -52,8 +46,8 @@ def _turn(client: httpx.Client, sender: str, text: str, **body: Any) -> tuple[fl
 
 
 def test_10_a_long_conversation_does_not_slow_down(soak_stack: Stack, figure: Figure) -> None:
-    turns = scale(150, 400)
-    window = 50
+    turns = scale(100, 400)
+    window = scale(25, 50)
     sender = f"web-{uuid.uuid4()}"
     client = soak_stack.browser(sender)
     _turn(client, sender, "hallo", consent=True, language="de")
@@ -71,6 +65,9 @@ def test_10_a_long_conversation_does_not_slow_down(soak_stack: Stack, figure: Fi
     current = len(events) - starts[-1] if starts else len(events)
     ratio = last / first
     assert ratio <= 2.0, (first, last)
+    # The cause, checked directly: what Rasa loads per turn stays short (it grew to over 1,000
+    # events in 150 turns when one session held the whole conversation).
+    assert current < 400, (current, len(events))
     figure(
         10,
         "long conversation",
@@ -92,8 +89,8 @@ def _rasa_id(stack: Stack, sender: str) -> str:
 
 
 def test_11_memory_is_stable_under_a_steady_load(soak_stack: Stack, figure: Figure) -> None:
-    seconds = scale(45, 3600)
-    warmup = scale(12, 300)
+    seconds = scale(30, 3600)
+    warmup = scale(8, 300)
     rate = 5.0
     senders = [f"web-{uuid.uuid4()}" for _ in range(10)]
     clients = {s: httpx.Client(base_url=soak_stack.web, timeout=60) for s in senders}

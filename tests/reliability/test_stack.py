@@ -32,7 +32,6 @@ from tests.reliability.support import (
     start_spec,
     wait_until,
     web_only,
-    without_abuse_limits,
 )
 from tests.support.stack import Stack, make_stack
 
@@ -221,15 +220,8 @@ def _lock_errors(stack: Stack) -> int:
 
 
 @pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = without_abuse_limits(
-        make_stack(tmp_path_factory.mktemp("reliability-stack"), outbox_interval_seconds=1.0)
-    )
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
+def own_stack(private_stack: Stack) -> Stack:
+    return private_stack
 
 
 @pytest.fixture(scope="module")
