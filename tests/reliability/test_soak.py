@@ -46,8 +46,8 @@ def _turn(client: httpx.Client, sender: str, text: str, **body: Any) -> tuple[fl
 
 
 def test_10_a_long_conversation_does_not_slow_down(soak_stack: Stack, figure: Figure) -> None:
-    turns = scale(100, 400)
-    window = scale(25, 50)
+    turns = scale(80, 400)
+    window = scale(20, 50)
     sender = f"web-{uuid.uuid4()}"
     client = soak_stack.browser(sender)
     _turn(client, sender, "hallo", consent=True, language="de")
@@ -66,8 +66,8 @@ def test_10_a_long_conversation_does_not_slow_down(soak_stack: Stack, figure: Fi
     ratio = last / first
     assert ratio <= 2.0, (first, last)
     # The cause, checked directly: what Rasa loads per turn stays short (it grew to over 1,000
-    # events in 150 turns when one session held the whole conversation).
-    assert current < 400, (current, len(events))
+    # events in 150 turns when one session held the whole conversation; 7 events a turn).
+    assert current < 300, (current, len(events))
     figure(
         10,
         "long conversation",
@@ -89,8 +89,8 @@ def _rasa_id(stack: Stack, sender: str) -> str:
 
 
 def test_11_memory_is_stable_under_a_steady_load(soak_stack: Stack, figure: Figure) -> None:
-    seconds = scale(30, 3600)
-    warmup = scale(8, 300)
+    seconds = scale(20, 3600)
+    warmup = scale(5, 300)
     rate = 5.0
     senders = [f"web-{uuid.uuid4()}" for _ in range(10)]
     clients = {s: httpx.Client(base_url=soak_stack.web, timeout=60) for s in senders}

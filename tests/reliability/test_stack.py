@@ -196,8 +196,9 @@ def test_06_one_persons_burst_is_answered_in_order(stack: Stack, figure: Figure)
         # Rasa's own clock: when the last answer was produced (delivery is paced at 1/s per chat).
         processed.append(max(e["timestamp"] for e in _events(stack, sender)) - wall)
     assert _lock_errors(stack) == lock_errors_before == 0
-    assert max(processed) < 10, processed  # baseline 1.57 s for 20; generous on 2 loaded cores
-    assert max(others) < 5, others
+    # Baseline 1.57 s for 20; generous on 2 shared cores (held behind the 1/s delivery: about 19 s).
+    assert max(processed) < 12, processed
+    assert max(others) < 8, others  # behind the burst's update slots: about 13 s
     figure(
         6,
         "per-user ordering under a burst",
