@@ -66,8 +66,8 @@ def test_10_a_long_conversation_does_not_slow_down(soak_stack: Stack, figure: Fi
     ratio = last / first
     assert ratio <= 2.0, (first, last)
     # The cause, checked directly: what Rasa loads per turn stays short (it grew to over 1,000
-    # events in 150 turns when one session held the whole conversation; 7 events a turn).
-    assert current < 300, (current, len(events))
+    # events in 80 turns when one session held the whole conversation: about 13 events a turn).
+    assert current < 600, (current, len(events))
     figure(
         10,
         "long conversation",
