@@ -285,7 +285,10 @@ def test_25_machine_translation_under_load(
     mt: MTStack, figure: Figure, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR)
-    seconds = scale(15, 300)
+    seconds = scale(16, 300)
+    # §4: one message per user per second (10/s in all). The quick run, on two cores shared with
+    # whatever else runs here, sends one every 2 s (the 5 turns/s of #11).
+    interval = scale(2.0, 1.0)
     users = [(_consented(mt, lang), lang) for lang in ("ar", "uk") * 5]
     mt.forget_translations()
     waits: list[float] = []
@@ -303,7 +306,7 @@ def test_25_machine_translation_under_load(
             except (AssertionError, httpx.HTTPError) as exc:
                 errors.append(repr(exc)[:200])
             i += 1
-            time.sleep(max(0.0, started + i - time.monotonic()))  # one message per second
+            time.sleep(max(0.0, started + i * interval - time.monotonic()))
 
     with ThreadPoolExecutor(max_workers=len(users)) as pool:
         for f in [pool.submit(user, s, lang) for s, lang in users]:
@@ -313,12 +316,12 @@ def test_25_machine_translation_under_load(
     assert _server_errors(caplog) == []
     p95 = percentile(waits, 95)
     # Each user waits for an answer before the next message, as a person would.
-    assert len(waits) >= 0.25 * seconds * len(users), len(waits)
-    # §4: under 2.5 s on the target hardware (the full run); the quick run shares two cores with
-    # whatever else runs here, so it gets twice that.
-    assert p95 < scale(5.0, 2.5), p95
+    assert len(waits) >= 0.5 * seconds / interval * len(users), len(waits)
+    # §4: under 2.5 s on the target hardware; twice that for the quick run on shared cores.
+    assert p95 < scale(5.0, 2.5), (p95, dict(kinds), len(waits))
     _load_figure.append(
-        f"10 users x 1 Arabic/Ukrainian message/s for {seconds} s: {len(waits)} answers, "
+        f"10 users x 1 Arabic/Ukrainian message every {interval:g} s for {seconds} s: "
+        f"{len(waits)} answers, "
         f"p95 {p95 * 1000:.0f} ms (tiny models)"
     )
     figure(
