@@ -122,7 +122,8 @@ def test_07_two_app_processes_run_exactly_one_scheduler(
 
 # --- #6 one person's burst stays in order -----------------------------------------------------------
 
-# Four questions whose answers are told apart by a word (checked once below, then sent in rotation).
+# Four questions whose answers are told apart by a word (sent in rotation: each reply must name its
+# own question's word, so a reply out of order fails).
 BURST = [
     ("Wie melde ich mein Kind in der Kita an?", "kita"),
     ("Was kostet die Einbürgerung?", "einbürgerung"),
@@ -162,13 +163,6 @@ def _telegram_person(stack: Stack) -> int:
 
 def test_06_one_persons_burst_is_answered_in_order(stack: Stack, figure: Figure) -> None:
     tg = stack.telegram
-    # Each question alone first: its answer names its topic.
-    probe = _telegram_person(stack)
-    for i, (question, word) in enumerate(BURST):
-        tg.send_text(probe, question)
-        answer = tg.wait_sent(probe, 5 + i)[-1]["text"]
-        assert word in answer.lower(), (question, answer)
-
     n = scale(20, 20)
     rounds = scale(1, 5)
     took, processed, others, lock_errors_before = [], [], [], _lock_errors(stack)
