@@ -169,7 +169,10 @@ class MTSettings(BaseSettings):
 
     model_config = _section("LOTSE_MT_")
 
-    timeout_seconds: float = 3.0
+    # How long a person's answer may wait for the model (§4: at most 2 s, so that the answer, with
+    # German and a note when the model is too slow, is there within 3 s). Offline batch work such as
+    # ``lotse models translate-content`` sets its own, longer limit.
+    timeout_seconds: float = Field(default=2.0, gt=0, le=2.0)
     threads: int | None = None  # default: every core this process may use
 
 

@@ -38,6 +38,7 @@ MAX_ATTEMPTS = 5
 # Channels whose messages are fetched by the channel itself (``take``), never pushed: the web chat.
 PULL_CHANNELS = frozenset({"web"})
 STALE_AFTER = timedelta(minutes=10)
+MAX_FOLLOW_UPS = 20  # further claims of one delivery for one person (rows queued meanwhile)
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,33 @@ class Outbox:
             now=now,
             person_id=person_id,
         )
+        await self._send_claimed(claimed, report)
+        # One person's delivery also takes the rows queued while it was sending (a second delivery
+        # for them found these rows behind the ones in flight and left them, to keep the order).
+        for _ in range(MAX_FOLLOW_UPS if person_id is not None and claimed else 0):
+            claimed = await asyncio.to_thread(
+                rows.claim,
+                self.engine,
+                channels=self.push_channels,
+                worker=self.worker,
+                now=utcnow(),
+                person_id=person_id,
+            )
+            if not claimed:
+                break
+            await self._send_claimed(claimed, report)
+        if report.sent or report.failed or report.unknown or report.requeued or report.reaped:
+            logger.info(
+                "outbox: %d sent, %d failed, %d unknown, %d requeued, %d reaped",
+                report.sent,
+                report.failed,
+                report.unknown,
+                report.requeued,
+                report.reaped,
+            )
+        return report
+
+    async def _send_claimed(self, claimed: list[OutboundMessage], report: DeliveryReport) -> None:
         by_person: dict[str, list[OutboundMessage]] = {}
         for row in claimed:
             by_person.setdefault(row.person_id, []).append(row)
@@ -217,16 +245,6 @@ class Outbox:
                         return
 
         await asyncio.gather(*(one_person(q) for q in by_person.values()))
-        if report.sent or report.failed or report.unknown or report.requeued or report.reaped:
-            logger.info(
-                "outbox: %d sent, %d failed, %d unknown, %d requeued, %d reaped",
-                report.sent,
-                report.failed,
-                report.unknown,
-                report.requeued,
-                report.reaped,
-            )
-        return report
 
     def _external_id(self, person_id: str) -> str | None:
         with Session(self.engine) as s:

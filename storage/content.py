@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.db import utcnow
@@ -105,19 +106,22 @@ def store_machine_translation(
     text: str,
     source_version: int,
 ) -> Translation:
-    """Keep a machine translation (the translation memory); never replaces a human text."""
-    row = session.exec(
-        select(Translation).where(
-            Translation.owner_type == owner_type,
-            Translation.owner_key == owner_key,
-            Translation.field == field,
-            Translation.language == language,
-        )
-    ).first()
+    """Keep a machine translation (the translation memory); never replaces a human text.
+
+    Several people may get the same untranslated text at once: the first row stored wins, and the
+    others use it (the insert runs in a savepoint, so a lost race never breaks the caller's work).
+    """
+    query = select(Translation).where(
+        Translation.owner_type == owner_type,
+        Translation.owner_key == owner_key,
+        Translation.field == field,
+        Translation.language == language,
+    )
+    row = session.exec(query).first()
     if row is not None and row.status != TextStatus.MACHINE:
         return row
     if row is None:
-        row = Translation(
+        fresh = Translation(
             owner_type=owner_type,
             owner_key=owner_key,
             field=field,
@@ -127,6 +131,15 @@ def store_machine_translation(
             source_version=source_version,
             origin=Origin.MT,
         )
+        try:
+            with session.begin_nested():
+                session.add(fresh)
+        except IntegrityError:
+            stored = session.exec(query).first()
+            if stored is None:
+                raise
+            return stored
+        return fresh
     row.text = text
     row.source_version = source_version
     row.updated_at = utcnow()

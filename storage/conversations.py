@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
@@ -248,3 +248,9 @@ def purge_transcripts(*, session: Session, older_than: timedelta) -> int:
         result = session.exec(delete(model).where(col(column) < cutoff))
         n += int(getattr(result, "rowcount", 0) or 0)
     return n
+
+
+def count_inbound(*, session: Session, person_id: str) -> int:
+    """How many messages the person has sent (kept ones included)."""
+    query = select(func.count()).select_from(InboundMessage).where(InboundMessage.person_id == person_id)
+    return int(session.exec(query).one())

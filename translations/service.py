@@ -42,7 +42,7 @@ from translations.protect import translate_protected
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 3.0
+DEFAULT_TIMEOUT = 2.0  # a person waits at most this long for the model (§4 #24)
 DEFAULT_COOLDOWN = 30.0
 
 

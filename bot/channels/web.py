@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_TEXT = 20_000  # far above what a person types; more is refused before it is stored
 SESSION_COOKIE = "lotse_chat"
+READY_PROBE_SECONDS = 1.0  # /readyz asks Rasa each time; a frozen Rasa is not ready
 SESSION_MAX_AGE = 365 * 24 * 3600
 
 
@@ -149,8 +150,14 @@ async def healthz(runtime: RuntimeDep) -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Ready only while Rasa has its model loaded and answered a warm-up parse."""
-    ready = runtime.state.rasa_ready
+    """Ready only while Rasa has its model loaded and answered a warm-up parse.
+
+    The warm-up is remembered (``watch_rasa``), but Rasa is asked again on every probe: a Rasa that
+    was killed or froze since the last look makes this false at once, and the warm-up runs again.
+    """
+    ready = runtime.state.rasa_ready and await runtime.rasa.model_loaded(timeout=READY_PROBE_SECONDS)
+    if not ready:
+        runtime.state.rasa_ready = False
     body = {"ready": ready, "rasa": "ready" if ready else "loading"}
     return JSONResponse(body, status_code=200 if ready else 503)
 

@@ -21,3 +21,8 @@ class Dialogue(Protocol):
     async def model_loaded(self) -> bool:
         """Whether the engine has a model loaded and can answer."""
         ...
+
+    async def start_new_session(self, sender: str, metadata: dict[str, Any] | None = None) -> bool:
+        """Start a new session (slots carry over) unless a form is active; raises
+        ``DialogueUnavailable``. Keeps the engine's per-turn history short."""
+        ...

@@ -58,6 +58,12 @@ EXPORT_PATH = "/api/chat/export"
 RECOVER_AFTER = timedelta(minutes=2)
 # A claim on kept messages older than this belongs to a process that died.
 CLAIM_STALE = timedelta(minutes=5)
+# A message in a language the NLU does not know waits at most this long for its English version.
+MT_WAIT_SECONDS = 2.0
+# Rasa loads a person's whole current session on every turn, and sends it to the actions and the NLG
+# endpoint: turns get slower as it grows (§0 finding 3). A new session every so many messages (slots
+# carry over; never inside a form) keeps a long conversation as fast as a short one.
+SESSION_TURNS = 30
 
 
 @dataclass
@@ -135,10 +141,17 @@ class Conversation:
 
     async def handle(self, inb: Inbound) -> list[OutMessage]:
         """Process one update and return what to send back right away (also kept in the outbox)."""
+        push: list[str] = []
         async with self.locks.hold(f"{inb.channel}:{inb.external_id}"):
-            return await self._handle(inb)
+            out = await self._handle(inb, push)
+        # Sent after the lock is released: delivery is paced (about 1 message/s per Telegram chat),
+        # and a burst from one person must not hold up the processing of their next messages, nor
+        # the update slots everyone else's messages need. The outbox keeps each person's order.
+        for person_id in push:
+            await self.outbox.deliver(person_id=person_id)
+        return out
 
-    async def _handle(self, inb: Inbound) -> list[OutMessage]:
+    async def _handle(self, inb: Inbound, push: list[str]) -> list[OutMessage]:
         if inb.text is not None:
             inb.text = clean_text(inb.text)  # before anything looks at it: "\u200b/start" is "/start"
         if inb.text and inb.text.startswith("/") and inb.command is None:
@@ -194,7 +207,7 @@ class Conversation:
         if not ids and out:  # erased in this very request: the last words are not kept
             await self.outbox.send_unstored(inb.channel, inb.external_id, out)
         elif person.channel in self.outbox.push_channels:
-            await self.outbox.deliver(person_id=person.id)
+            push.append(person.id)
         return out
 
     def _stored_replies(self, *, session: Session, message_id: int) -> list[OutMessage]:
@@ -420,6 +433,13 @@ class Conversation:
         sent = text
         if not from_payload and lang not in nlu_languages() and text:
             sent = await self._to_english(text, lang)
+        turns = await self._db(conversations.count_inbound, person_id=person.id)
+        if (
+            turns
+            and turns % SESSION_TURNS == 0
+            and await self.dialogue.start_new_session(person.id, {"language": lang})
+        ):
+            logger.info("person %s: new Rasa session after %d messages", person.id[:8], turns)
         # Ids only: what a person writes never goes into the log.
         logger.info(
             "person %s -> rasa (%s, %s)", person.id[:8], lang, "button" if from_payload else "text"
@@ -440,7 +460,7 @@ class Conversation:
             return text
         try:
             return await asyncio.wait_for(
-                asyncio.to_thread(self.translator.translate, text, lang, "en"), timeout=3.0
+                asyncio.to_thread(self.translator.translate, text, lang, "en"), timeout=MT_WAIT_SECONDS
             )
         except (TranslationUnavailable, TimeoutError):
             return text

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from tests.reliability.support import without_abuse_limits
+from tests.support.stack import Stack, make_stack
 from tests.support.telegram_fixtures import fake  # noqa: F401 (the fake Bot API, one per module)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +75,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("reliability figures")
     for number, title, result in sorted(_recorded):
         terminalreporter.write_line(f"#{number} {title}: {result}")
+
+
+@pytest.fixture(scope="session")
+def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of the suite's own: load tests lift the abuse limits, and #8/#9 kill and restart its
+    Rasa (each leaves it running again), so the shared ``stack`` is never touched."""
+    s = without_abuse_limits(
+        make_stack(tmp_path_factory.mktemp("reliability-stack"), outbox_interval_seconds=1.0)
+    )
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
