@@ -18,9 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from lotse.runtime import Runtime
-from lotse.settings import ROOT, ConsoleSettings, WebSettings
+from lotse.settings import ROOT
 from rendering import payloads
-from services.audit import Actor
 from services.content.closed_loop import (
     ClosedLoopError,
     assign_new_questions,
@@ -39,28 +38,24 @@ from storage.models import (
     Translation,
     UnansweredQuestion,
 )
-from storage.models_audit import AuditEvent
 from storage.models_closed_loop import FollowUp, FollowUpOptOut, QuestionGroup, QuestionGroupMember
 from storage.privacy import anonymise
-from tests.support.offline import offline_runtime
-from tests.unit.test_console import PASSWORD, browser, csrf_of, login
+from tests.support.console import (
+    audit_rows,
+    browser,
+    console_runtime,
+    csrf_of,
+    login,
+)
 
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "export.schema.json").read_text())
 ENTRY = "kita-entitlement"  # English reviewed, Arabic a draft (seed)
 ANGEL = "Wo bekomme ich einen Angelschein?"
-CLI = Actor.cli("test")
 
 
 @pytest.fixture
 async def runtime(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    rt = offline_runtime(
-        database_url,
-        tmp_path,
-        web=WebSettings(secret="test-secret-test-secret"),
-        console=ConsoleSettings(idle_minutes=30, poll_seconds=5),
-    )
-    rt.staff.create("cm", "Clara Meier", PASSWORD, ["case_manager"], actor=CLI)
-    rt.staff.create("ed", "Emil Dorn", PASSWORD, ["editor"], actor=CLI)
+    rt = console_runtime(database_url, tmp_path)
     yield rt
     await rt.close()
 
@@ -123,13 +118,6 @@ def follow_ups(engine: Engine, person_id: str) -> list[OutboundMessage]:
         )
         s.expunge_all()
         return [r for r in rows if r.meta.get("response") == "closed_loop"]
-
-
-def audit(engine: Engine, action: str) -> list[AuditEvent]:
-    with session_scope(engine) as s:
-        rows = list(s.exec(select(AuditEvent).where(AuditEvent.action == action)).all())
-        s.expunge_all()
-        return rows
 
 
 # --- anonymised, grouped ---------------------------------------------------------------------------
@@ -227,9 +215,9 @@ async def test_link_dismiss_reopen_are_audited_and_checked(runtime: Runtime):
     with session_scope(engine) as s:
         g = s.get(QuestionGroup, gid)
         assert g is not None and g.status == "linked" and g.entry_key == ENTRY and g.reason is None
-    assert [e.target for e in audit(engine, "question.dismiss")] == [f"question_group:{gid}"]
-    assert [e.details["entry"] for e in audit(engine, "question.link")] == [ENTRY]
-    assert len(audit(engine, "question.reopen")) == 1
+    assert [e.target for e in audit_rows(engine, "question.dismiss")] == [f"question_group:{gid}"]
+    assert [e.details["entry"] for e in audit_rows(engine, "question.link")] == [ENTRY]
+    assert len(audit_rows(engine, "question.reopen")) == 1
 
 
 # --- the follow-up ----------------------------------------------------------------------------------
@@ -503,7 +491,10 @@ async def test_the_questions_page_for_editors_only_with_csrf(runtime: Runtime):
         assert "done=dismissed" in gone.headers["location"]
         dismissed = await c.get(gone.headers["location"])
         assert "&lt;b&gt;Fischereibehörde&lt;/b&gt;" in dismissed.text  # escaped
-    assert len(audit(engine, "question.link")) == 1 and len(audit(engine, "question.dismiss")) == 1
+    assert (
+        len(audit_rows(engine, "question.link")) == 1
+        and len(audit_rows(engine, "question.dismiss")) == 1
+    )
 
 
 async def test_the_scheduler_runs_it_every_few_minutes(runtime: Runtime):

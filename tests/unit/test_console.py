@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot.app import create_app
 from cli.main import main
 from lotse.runtime import Runtime
-from lotse.settings import ConsoleSettings, WebSettings
 from services.audit import Actor
 from storage import conversations, people
 from storage.db import session_scope, utcnow
@@ -27,59 +23,24 @@ from storage.handoff import open_handoff
 from storage.models import HandoffRequest, OutboundMessage, Person
 from storage.models_audit import AuditEvent
 from storage.models_staff import StaffSession
-from tests.support.offline import offline_runtime
+from tests.support.console import (
+    PASSWORD,
+    audit_rows,
+    browser,
+    console_runtime,
+    csrf_of,
+    login,
+    signed_in,
+)
 
-PASSWORD = "richtig-langes-passwort"
 XSS = '<script>alert("x")</script><img src=x onerror="alert(1)">'
-CLI = Actor.cli("test")
 
 
 @pytest.fixture
 async def runtime(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    rt = offline_runtime(
-        database_url,
-        tmp_path,
-        web=WebSettings(secret="test-secret-test-secret"),
-        console=ConsoleSettings(idle_minutes=30, poll_seconds=5),
-    )
-    staff = rt.staff
-    staff.create("cm", "Clara Meier", PASSWORD, ["case_manager"], actor=CLI)
-    staff.create("ed", "Emil Dorn", PASSWORD, ["editor"], actor=CLI)
-    staff.create("admin", "Ada Min", PASSWORD, ["admin"], actor=CLI)
+    rt = console_runtime(database_url, tmp_path)
     yield rt
     await rt.close()
-
-
-def browser(runtime: Runtime) -> httpx.AsyncClient:
-    app = create_app(runtime, background=False)
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://lotse.test", follow_redirects=False
-    )
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
-
-
-async def login(c: httpx.AsyncClient, username: str, password: str = PASSWORD) -> httpx.Response:
-    form = await c.get("/console/login")
-    assert form.status_code == 200
-    return await c.post(
-        "/console/login",
-        data={"username": username, "password": password, "csrf": csrf_of(form.text)},
-    )
-
-
-@asynccontextmanager
-async def signed_in(runtime: Runtime, username: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """A browser signed in as ``username``, and the CSRF token of its session."""
-    async with browser(runtime) as c:
-        resp = await login(c, username)
-        assert resp.status_code == 303, resp.text
-        home = await c.get("/console/account/password")
-        yield c, csrf_of(home.text)
 
 
 def handoff(
@@ -95,13 +56,6 @@ def handoff(
         req, _ = open_handoff(session=s, person_id=person.id, reason="user")
         assert req.id is not None
         return req.id, person.id
-
-
-def audit_rows(engine: Engine, action: str) -> list[AuditEvent]:
-    with session_scope(engine) as s:
-        rows = list(s.exec(select(AuditEvent).where(AuditEvent.action == action)).all())
-        s.expunge_all()
-        return rows
 
 
 def queued(engine: Engine, person_id: str) -> list[str]:

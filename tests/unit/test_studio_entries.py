@@ -15,8 +15,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from lotse.runtime import Runtime
-from lotse.settings import ConsoleSettings, WebSettings
-from services.audit import Actor
 from services.content.entries import (
     Conflict,
     EntryForm,
@@ -27,13 +25,16 @@ from services.content.entries import (
 from storage import content
 from storage.db import session_scope
 from storage.models import FaqEntry, Origin, TextStatus, Translation
-from storage.models_audit import AuditEvent
 from storage.search import FaqIndex
 from storage.seed import load_seed
-from tests.support.offline import offline_runtime
+from tests.support.console import (
+    PASSWORD,
+    audit_rows,
+    browser,
+    console_runtime,
+    csrf_of,
+)
 
-PASSWORD = "richtig-langes-passwort"
-CLI = Actor.cli("test")
 XSS = '<script>alert("x")</script><img src=x onerror="alert(1)">'
 QUESTION = "Wo bekomme ich einen Bibliotheksausweis für die Kreisbibliothek?"
 ANSWER = (
@@ -45,15 +46,7 @@ EN_ANSWER = "You get the library card for free in every district library. Bring 
 
 @pytest.fixture
 async def runtime(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    rt = offline_runtime(
-        database_url,
-        tmp_path,
-        web=WebSettings(secret="test-secret-test-secret"),
-        console=ConsoleSettings(idle_minutes=30, poll_seconds=5),
-    )
-    rt.staff.create("cm", "Clara Meier", PASSWORD, ["case_manager"], actor=CLI)
-    rt.staff.create("ed", "Emil Dorn", PASSWORD, ["editor"], actor=CLI)
-    rt.staff.create("ed2", "Erika Dahl", PASSWORD, ["editor"], actor=CLI)
+    rt = console_runtime(database_url, tmp_path)
     yield rt
     await rt.close()
 
@@ -75,13 +68,6 @@ def form(**changes: object) -> EntryForm:
     for k, v in changes.items():
         setattr(base, k, v)
     return base
-
-
-def audit_rows(engine: Engine, action: str) -> list[AuditEvent]:
-    with session_scope(engine) as s:
-        rows = list(s.exec(select(AuditEvent).where(AuditEvent.action == action)).all())
-        s.expunge_all()
-        return rows
 
 
 def faq_id(engine: Engine, key: str) -> int:
@@ -404,21 +390,6 @@ def test_counts_per_language(runtime: Runtime):
 
 
 # --- the console pages --------------------------------------------------------------------------------
-
-
-def browser(runtime: Runtime) -> httpx.AsyncClient:
-    from bot.app import create_app
-
-    app = create_app(runtime, background=False)
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://lotse.test", follow_redirects=False
-    )
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 def field_of(html: str, name: str) -> str:

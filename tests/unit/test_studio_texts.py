@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from lotse.runtime import Runtime, build
-from lotse.settings import ConsoleSettings, RasaSettings, Settings, WebSettings
+from lotse.settings import RasaSettings, Settings, WebSettings
 from rendering.renderer import Renderer
 from services.audit import Actor, Audit
 from services.content.texts import (
@@ -31,13 +31,20 @@ from services.content.texts import (
 from storage.db import make_engine, session_scope, utcnow
 from storage.migrate import upgrade
 from storage.models import BotMessage, Checklist, FaqEntry, Origin, TextStatus, Translation
-from storage.models_audit import AuditEvent
 from storage.models_translation import GlossaryTerm
 from storage.seed import load_seed
+from tests.support.console import (
+    CLI,
+    PASSWORD,
+    audit_rows,
+    browser,
+    console_runtime,
+    csrf_of,
+    signed_in,
+)
 from tests.support.fake_telegram import free_port
-from tests.support.offline import offline_runtime
 from tests.translations.conftest import installed_dir, model_files  # noqa: F401 (fixtures)
-from tests.unit.test_console import CLI, PASSWORD, XSS, browser, csrf_of, signed_in
+from tests.unit.test_console import XSS
 from translations.argos import ArgosTranslator
 from translations.engine import NullTranslator
 from translations.glossary import load_glossary
@@ -85,13 +92,6 @@ def row_of(engine: Engine, owner_type: str, key: str, field: str, language: str)
         ).one()
         s.expunge(row)
         return row
-
-
-def audit_rows(engine: Engine, action: str) -> list[AuditEvent]:
-    with session_scope(engine) as s:
-        rows = list(s.exec(select(AuditEvent).where(AuditEvent.action == action)).all())
-        s.expunge_all()
-        return rows
 
 
 def faq_id(engine: Engine, key: str) -> int:
@@ -623,16 +623,7 @@ def test_the_export_loads_back_into_an_empty_database(seeded: Engine, tmp_path: 
 
 @pytest.fixture
 async def runtime(seeded: Engine, database_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    rt = offline_runtime(
-        database_url,
-        tmp_path,
-        web=WebSettings(secret="test-secret-test-secret"),
-        console=ConsoleSettings(idle_minutes=30, poll_seconds=5),
-    )
-    rt.staff.create("cm", "Clara Meier", PASSWORD, ["case_manager"], actor=CLI)
-    rt.staff.create("ed", "Emil Dorn", PASSWORD, ["editor"], actor=CLI)
-    rt.staff.create("ed2", "Erna Zwei", PASSWORD, ["editor"], actor=CLI)
-    rt.staff.create("admin", "Ada Min", PASSWORD, ["admin"], actor=CLI)
+    rt = console_runtime(database_url, tmp_path)
     yield rt
     await rt.close()
 
