@@ -155,13 +155,25 @@ def test_an_entry_written_in_the_studio_answers_in_the_web_chat_at_once(
         # The person asks again: the reviewed English text, marked as possibly out of date.
         answer = ask_in_web_chat(person, ASK, texts)
         assert EN_ANSWER in answer and texts.text("faq_note_outdated", "en") in answer, answer
+
+        # The editor approves a new English translation of version 2, side by side with the German.
+        editor.goto(f"{stack.web}/console/content/entries/{key}/translations/en")
+        expect(editor.get_by_text("Deutsch (Original, Version 2)").first).to_be_visible()
+        new_english = EN_ANSWER.replace("for free", "for 5 euros a year")
+        editor.locator('textarea[name="text__answer"]').fill(new_english)
+        editor.get_by_role("button", name="Als geprüft freigeben").click()
+        expect(editor.get_by_role("status")).to_contain_text("Als geprüft freigegeben (Version 2)")
+
+        # The person asks once more and gets it as reviewed: the new text, no note.
+        answer = ask_in_web_chat(person, ASK, texts)
+        assert "5 euros a year" in answer, answer
+        assert texts.text("faq_note_outdated", "en") not in answer
     finally:
         person_ctx.close()
 
     # The editor sees the same in the preview, and the change in the history.
     editor.goto(f"{stack.web}/console/content/entries/{key}/preview?lang=en")
-    expect(editor.locator(".preview-status")).to_contain_text("ältere Fassung")
-    expect(editor.locator(".bubble")).to_contain_text(texts.text("faq_note_outdated", "en"))
+    expect(editor.locator(".bubble")).to_contain_text("5 euros a year")
     no_violations(editor, "preview")
     editor.goto(f"{stack.web}/console/content/entries/{key}/history")
     expect(editor.locator(".history-step").first.locator("ins")).to_contain_text("5 Euro")
@@ -171,7 +183,7 @@ def test_an_entry_written_in_the_studio_answers_in_the_web_chat_at_once(
     # The list finds it by an English word, with its state per language.
     editor.goto(f"{stack.web}/console/content?q=library+card")
     row = editor.locator(f'tr[data-entry="{key}"]')
-    expect(row).to_contain_text("veraltet")
+    expect(row).to_contain_text("geprüft")
     no_violations(editor, "filtered list")
 
 
