@@ -297,53 +297,6 @@ async def _machine_pair(
     return RedirectResponse(f"{pair_url(kind, key, language)}?{query}", status_code=303)
 
 
-@router.get("/entries/{key}/translations/{language}", response_class=HTMLResponse, dependencies=EDITOR)
-def entry_pair(request: Request, key: str, language: str) -> HTMLResponse:
-    return _show_pair(request, "faq", key, language)
-
-
-@router.post("/entries/{key}/translations/{language}", response_model=None)
-async def entry_pair_save(request: Request, key: str, language: str, session: Editor) -> Response:
-    return await _save_pair(request, session, "faq", key, language)
-
-
-@router.post("/entries/{key}/translations/{language}/machine", response_model=None)
-async def entry_pair_machine(request: Request, key: str, language: str, session: Editor) -> Response:
-    return await _machine_pair(request, session, "faq", key, language)
-
-
-@router.get("/messages/{key}/translations/{language}", response_class=HTMLResponse, dependencies=EDITOR)
-def message_pair(request: Request, key: str, language: str) -> HTMLResponse:
-    return _show_pair(request, "message", key, language)
-
-
-@router.post("/messages/{key}/translations/{language}", response_model=None)
-async def message_pair_save(request: Request, key: str, language: str, session: Editor) -> Response:
-    return await _save_pair(request, session, "message", key, language)
-
-
-@router.post("/messages/{key}/translations/{language}/machine", response_model=None)
-async def message_pair_machine(request: Request, key: str, language: str, session: Editor) -> Response:
-    return await _machine_pair(request, session, "message", key, language)
-
-
-@router.get(
-    "/checklists/{key}/translations/{language}", response_class=HTMLResponse, dependencies=EDITOR
-)
-def checklist_pair(request: Request, key: str, language: str) -> HTMLResponse:
-    return _show_pair(request, "checklist", key, language)
-
-
-@router.post("/checklists/{key}/translations/{language}", response_model=None)
-async def checklist_pair_save(request: Request, key: str, language: str, session: Editor) -> Response:
-    return await _save_pair(request, session, "checklist", key, language)
-
-
-@router.post("/checklists/{key}/translations/{language}/machine", response_model=None)
-async def checklist_pair_machine(request: Request, key: str, language: str, session: Editor) -> Response:
-    return await _machine_pair(request, session, "checklist", key, language)
-
-
 @router.get(
     "/glossary/{term_id}/translations/{language}",
     response_class=HTMLResponse,
@@ -550,3 +503,40 @@ async def export_download(request: Request, session: Editor) -> Response:
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="kim-lotse-inhalte.zip"'},
     )
+
+
+# The content kinds edited side by side under one address pattern. Registered last, so the
+# glossary's own routes (terms are addressed by number: a term may contain spaces) match first.
+PAIR_KINDS = {"entries": "faq", "messages": "message", "checklists": "checklist"}
+
+
+def _kind_or_none(section: str) -> str | None:
+    return PAIR_KINDS.get(section)
+
+
+@router.get("/{section}/{key}/translations/{language}", response_class=HTMLResponse, dependencies=EDITOR)
+def pair_show(request: Request, section: str, key: str, language: str) -> HTMLResponse:
+    kind = _kind_or_none(section)
+    if kind is None:
+        return _error(request, t("not_found"))
+    return _show_pair(request, kind, key, language)
+
+
+@router.post("/{section}/{key}/translations/{language}", response_model=None)
+async def pair_save(
+    request: Request, section: str, key: str, language: str, session: Editor
+) -> Response:
+    kind = _kind_or_none(section)
+    if kind is None:
+        return _error(request, t("not_found"))
+    return await _save_pair(request, session, kind, key, language)
+
+
+@router.post("/{section}/{key}/translations/{language}/machine", response_model=None)
+async def pair_machine(
+    request: Request, section: str, key: str, language: str, session: Editor
+) -> Response:
+    kind = _kind_or_none(section)
+    if kind is None:
+        return _error(request, t("not_found"))
+    return await _machine_pair(request, session, kind, key, language)

@@ -675,6 +675,8 @@ async def test_every_texts_page_renders_for_an_editor(runtime: Runtime):
             assert (await c.get(path)).status_code == 200, path
         assert (await c.get("/console/content/entries/nope/translations/en")).status_code == 404
         assert (await c.get(f"/console/content/entries/{ENTRY}/translations/xx")).status_code == 404
+        # Only entries, messages and checklists are edited under this address pattern.
+        assert (await c.get("/console/content/offices/x/translations/en")).status_code == 404
     async with browser(runtime) as anonymous:
         resp = await anonymous.get("/console/content/translations")
         assert resp.status_code == 303 and resp.headers["location"] == "/console/login"
