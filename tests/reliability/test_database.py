@@ -10,7 +10,6 @@ transaction takes the write lock when it begins.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -104,11 +103,9 @@ def test_15_write_contention(database_url: str, engine: Engine, tmp_path: Path, 
     assert not errors and not read_errors, (errors[:3], read_errors[:3])
     # every 5th transaction erased an earlier person: 4 of 5 remain
     assert people == writers * (per_writer - per_writer // 5)
-    # The latency criterion needs a machine that is not itself overloaded: judged always at full size
-    # (make reliability), in the quick run only when the load average is below the number of cores.
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    judged = FULL or load <= cores
-    if judged:
+    # The latency criterion is a measurement, not a quick check: `make reliability` (full size) judges
+    # it; `make test` records the figure only (a timed assertion would fail on a busy machine).
+    if FULL:
         assert p99(durations) < 50.0, summary
-    note = "" if judged else f"; p99 not judged: load average {load:.1f} on {cores} cores"
+    note = "" if FULL else "; p99 recorded, judged in make reliability"
     figure(15, "write contention (4 writers + reader)", summary + note)
