@@ -70,8 +70,8 @@ def process_specs(settings: Settings, model: Path | None = None) -> list[Process
                 str(rasa.port),
                 "--interface",
                 "127.0.0.1",
-                "--auth-token",
-                token,
+                # One argument: a token that starts with "-" would otherwise read as an option.
+                f"--auth-token={token}",
             ],
             base_env,
             nlu,
@@ -119,7 +119,7 @@ def with_internal_token(settings: Settings) -> Settings:
     """The settings with a fresh internal token when none is configured (the embedded default)."""
     if settings.rasa.internal_token is not None:
         return settings
-    rasa = settings.rasa.model_copy(update={"internal_token": SecretStr(secrets.token_urlsafe(32))})
+    rasa = settings.rasa.model_copy(update={"internal_token": SecretStr(secrets.token_hex(32))})
     return settings.model_copy(update={"rasa": rasa})
 
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
+from pydantic import SecretStr
 
 from bot.supervisor import process_specs, with_internal_token
 from lotse.settings import ROOT, Settings
@@ -40,7 +41,9 @@ def test_compose_runs_the_same_commands_as_make_run():
     rasa_cmd = COMPOSE["services"]["rasa"]["command"]
     assert rasa_cmd[:2] == specs["rasa"].argv[1:3] == ["run", "--enable-api"]
     assert specs["actions"].argv[1:4] == COMPOSE["services"]["actions"]["command"][1:4]
-    assert "--auth-token" in rasa_cmd and "--auth-token" in specs["rasa"].argv
+    # The token is one argument (``--auth-token=…``): a token that starts with "-" is no option.
+    assert any(a.startswith("--auth-token=${LOTSE_RASA_INTERNAL_TOKEN:?") for a in rasa_cmd)
+    assert any(a.startswith("--auth-token=") for a in specs["rasa"].argv)
     assert COMPOSE["services"]["app"]["command"][1:] == specs["app"].argv[1:]
 
 
@@ -93,3 +96,21 @@ def test_local_data_and_secrets_never_go_into_an_image():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for path in (".env", "var", ".venv", ".venv-rasa", ".git"):
         assert path in ignored, path
+
+
+def test_an_internal_token_that_starts_with_a_dash_reaches_rasa_as_the_token():
+    """Rasa's argparse read a generated token beginning with "-" as an option and refused to start
+    (one start in 64 with ``token_urlsafe``); it is passed as ``--auth-token=…`` now."""
+    import argparse
+
+    settings = Settings()
+    settings = settings.model_copy(
+        update={"rasa": settings.rasa.model_copy(update={"internal_token": SecretStr("-abc-123")})}
+    )
+    argv = {s.name: s for s in process_specs(settings)}["rasa"].argv
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--auth-token")
+    known, _ = parser.parse_known_args(argv[2:])
+    assert known.auth_token == "-abc-123"
+    fresh = with_internal_token(Settings()).rasa.internal_token
+    assert fresh is not None and not fresh.get_secret_value().startswith("-")
